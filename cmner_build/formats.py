@@ -1,0 +1,148 @@
+"""Readers and writers for the two release formats cmner-build must match.
+
+CMNER:        `WID:<post id>` line, then `<char>\t<TAG>` lines, a blank line between posts.
+Twitter-2015: `IMGID:<id>` line, then `<token>\t<TAG>` lines, a blank line between tweets.
+
+The real files have CRLF endings and sometimes no final newline (CMNER dev/test); both are read.
+Repairs made while reading are reported as warnings, never silent:
+  * a UTF-8 byte-order mark at the start of the file is removed;
+  * an `I-X` tag that does not continue an `X` entity is read as `B-X` (the conlleval reading);
+    pass strict=True to make it an error instead;
+  * a header with no token lines after it (an empty post) is skipped.
+Everything else that is malformed raises FormatError with the file and line number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .errors import FormatError
+from .model import split_tag
+
+FORMATS: dict[str, dict[str, str]] = {
+    "cmner": {"header": "WID:", "tokenization": "char", "newline": "\r\n"},
+    "twitter2015": {"header": "IMGID:", "tokenization": "whitespace", "newline": "\n"},
+}
+
+# File stems that name a split in the two releases (UMT calls dev "valid").
+SPLIT_BY_STEM: dict[str, str] = {"train": "train", "dev": "dev", "valid": "dev", "test": "test"}
+
+
+@dataclass
+class TaggedDocument:
+    doc_id: str
+    tokens: list[str]
+    tags: list[str]
+    line: int  # line number of the header, for messages
+
+
+@dataclass
+class ReadResult:
+    documents: list[TaggedDocument] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def split_from_filename(path: str | Path) -> str | None:
+    """'weibo-zh-train.txt' -> 'train', 'valid.txt' -> 'dev'; None when the name names no split."""
+    stem = Path(path).stem.lower()
+    for word in reversed(stem.replace("_", "-").replace(".", "-").split("-")):
+        if word in SPLIT_BY_STEM:
+            return SPLIT_BY_STEM[word]
+    return None
+
+
+def read_tagged_text(text: str, path: str | Path, fmt: str, *, strict: bool = False) -> ReadResult:
+    """Parse the whole text of one release file. `path` is only used in messages."""
+    spec = FORMATS[fmt]
+    header = spec["header"]
+    single_char = spec["tokenization"] == "char"
+    result = ReadResult()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+        result.warnings.append(f"{path}:1: removed a UTF-8 byte-order mark")
+    current: TaggedDocument | None = None
+    previous_label: str | None = None
+
+    def flush() -> None:
+        if current is None:
+            return
+        if current.tokens:
+            result.documents.append(current)
+        else:
+            result.warnings.append(f"{path}:{current.line}: skipped empty post {current.doc_id!r} (no token lines)")
+
+    # Split on LF only: str.splitlines() would also break on U+2028, U+0085 and friends, which are
+    # legitimate (if rare) characters of a post.
+    for line_number, raw_line in enumerate(text.split("\n"), start=1):
+        line = raw_line[:-1] if raw_line.endswith("\r") else raw_line
+        if line.startswith(header):
+            flush()
+            doc_id = line[len(header) :].strip()
+            if not doc_id:
+                raise FormatError(f"{header} line without an id", path, line_number)
+            current = TaggedDocument(doc_id, [], [], line_number)
+            previous_label = None
+            continue
+        if not line.strip():
+            previous_label = None
+            continue
+        if current is None:
+            raise FormatError(f"token line before the first {header} line: {line!r}", path, line_number)
+        if "\t" not in line:
+            raise FormatError(f"expected <token><TAB><tag>, found no tab in {line!r}", path, line_number)
+        token, tag = line.rsplit("\t", 1)
+        tag = tag.strip()
+        if not token:
+            raise FormatError("empty token before the tab", path, line_number)
+        if single_char and len(token) != 1:
+            raise FormatError(f"expected one character per line, found {token!r}", path, line_number)
+        if not single_char and (" " in token or token != token.strip()):
+            raise FormatError(f"token {token!r} contains whitespace", path, line_number)
+        try:
+            prefix, label = split_tag(tag)
+        except ValueError as error:
+            raise FormatError(str(error), path, line_number) from None
+        if label is not None and tag.split("-", 1)[1] != label:
+            tag = f"{prefix}-{label}"  # OTHER -> MISC
+        if prefix == "I" and previous_label != label:
+            if strict:
+                raise FormatError(f"{tag} does not continue a B-{label} entity", path, line_number)
+            result.warnings.append(f"{path}:{line_number}: {tag} without B-{label} before it, read as B-{label}")
+            tag = f"B-{label}"
+        previous_label = label
+        current.tokens.append(token)
+        current.tags.append(tag)
+    flush()
+    return result
+
+
+def read_tagged_file(path: str | Path, fmt: str, *, strict: bool = False) -> ReadResult:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise FormatError(f"cannot read: {error.strerror or error}", path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise FormatError(f"not UTF-8 (byte {error.start})", path, line) from None
+    return read_tagged_text(text, path, fmt, strict=strict)
+
+
+def format_tagged(documents: Iterable[tuple[str, Sequence[str], Sequence[str]]], fmt: str) -> str:
+    """Write documents (id, tokens, tags) in the release format: one canonical form, final newline included.
+
+    The newline is the release's own (CRLF for CMNER); the final newline is always written because UMT's
+    reader chops the last character of every line and fails on a file without one.
+    """
+    spec = FORMATS[fmt]
+    newline = spec["newline"]
+    blocks: list[str] = []
+    for doc_id, tokens, tags in documents:
+        lines = [f"{spec['header']}{doc_id}"]
+        lines.extend(f"{token}\t{tag}" for token, tag in zip(tokens, tags, strict=True))
+        blocks.append(newline.join(lines) + newline)
+    return newline.join(blocks)
