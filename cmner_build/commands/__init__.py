@@ -10,9 +10,15 @@ from typing import Callable
 
 import typer
 
-from . import core
+from . import agreement, annotate, baseline, clean, core, crawl, demo
 
 REGISTRARS: list[Callable[[typer.Typer], None]] = [
     core.register,
+    crawl.register,
+    clean.register,
+    annotate.register,
+    agreement.register,
+    baseline.register,
+    demo.register,
 ]
 

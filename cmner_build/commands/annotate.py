@@ -1,0 +1,9 @@
+"""Commands of the annotate stage (issue 5): registered on the app by `register`."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Adds this stage's commands; empty until the stage is built."""
