@@ -160,6 +160,21 @@ CORE_MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        "core/0003_agreement_runs",
+        """
+        -- Written by `agreement`; `annotate push` reads the latest pilot run to enforce the gate.
+        CREATE TABLE agreement_runs (
+            run_id     INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            round      TEXT NOT NULL,           -- pilot | all | vs-gold
+            batch_id   TEXT,                    -- when restricted to one batch
+            strict_f1  REAL,                    -- mean pairwise strict span F1 (the primary measure)
+            passed     INTEGER CHECK (passed IN (0, 1)),   -- the pilot gate; NULL when no gate applies
+            report     TEXT NOT NULL DEFAULT '{}'          -- the full JSON report
+        );
+        """,
+    ),
 ]
 
 
