@@ -1,0 +1,1 @@
+"""Annotation: the Doccano adapter, batches and annotator triples, pilot, agreement and adjudication."""

@@ -1,0 +1,1 @@
+"""Baselines: datasets from an export, image features, ACN, UMT, training and evaluation."""

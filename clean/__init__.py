@@ -1,0 +1,1 @@
+"""Cleaning: text rules, privacy redaction, content filter, image validation, filtering and dedupe."""

@@ -1,0 +1,1 @@
+"""Weibo crawling: endpoints, response parsing, the crawler (paging, resume, politeness), image download."""
