@@ -25,3 +25,37 @@ def workspace(tmp_path: Path) -> Workspace:
     ws, _ = init_workspace(tmp_path / "ws")
     yield ws
     ws.close()
+
+
+@pytest.fixture(scope="session")
+def _release_template(tmp_path_factory, request) -> Path:
+    """A workspace with the shared CMNER train + dev imported once per session (copied per test)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not available ({SHARED_DATA} is absent)")
+    from cmner_build.importer import import_release
+
+    root = tmp_path_factory.mktemp("release") / "ws"
+    ws, _ = init_workspace(root)
+    import_release(
+        ws.store,
+        [SHARED_DATA / "cmner" / "train.txt", SHARED_DATA / "cmner" / "dev.txt"],
+        "cmner",
+        topics=ws.settings.topics,
+        images_dir=SHARED_DATA / "cmner" / "images",
+        workspace_images_dir=ws.images_dir,
+    )
+    ws.store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    ws.close()
+    return root
+
+
+@pytest.fixture
+def release_workspace(_release_template: Path, tmp_path: Path) -> Workspace:
+    """A fresh copy of a workspace holding the shared CMNER train (3,000) and dev (1,000) as gold."""
+    import shutil
+
+    root = tmp_path / "release-ws"
+    shutil.copytree(_release_template, root)
+    ws = Workspace(root)
+    yield ws
+    ws.close()

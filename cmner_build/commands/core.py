@@ -77,14 +77,19 @@ def export(
 ) -> None:
     """Write train / dev / test, stratified by topic and leak-free, with the images beside the text."""
     from ..console import info, progress_task, warn
-    from ..export import export_corpus
+    from ..export import EXPORT_FORMATS, export_corpus
+    from ..splits import parse_ratio
 
     workspace = open_ws(ctx)
     settings = workspace.settings
+    ratio = split or settings.split_ratio
+    parse_ratio(ratio)  # a bad ratio is reported before any work starts
+    if fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
     out_dir = out or workspace.exports_dir / fmt
     with progress_task("exporting", workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status='gold'")) as advance:
         report = export_corpus(
-            workspace.store, out_dir, fmt=fmt, ratio=split or settings.split_ratio,
+            workspace.store, out_dir, fmt=fmt, ratio=ratio,
             seed=settings.seed if seed is None else seed, keep_splits=keep_splits,
             near_duplicate_jaccard=settings.near_duplicate_jaccard, images_dir=workspace.images_dir,
             progress=advance,
@@ -92,10 +97,8 @@ def export(
     if report.missing_images:
         warn(f"{len(report.missing_images)} kept images are not in {workspace.images_dir} (e.g. {report.missing_images[0]})")
     counts = ", ".join(f"{name} {count}" for name, count in report.posts_by_split.items())
-    info(
-        f"exported {counts} to {out_dir} ({report.images_copied} images copied; "
-        f"{report.groups_kept_together} duplicate groups kept within one split)"
-    )
+    kept_together = "" if keep_splits else f"; {report.groups_kept_together} duplicate groups kept within one split"
+    info(f"exported {counts} to {out_dir} ({report.images_copied} images copied{kept_together})")
 
 
 def stats(

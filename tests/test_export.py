@@ -1,0 +1,120 @@
+import json
+
+import pytest
+
+from cmner_build.errors import CmnerError
+from cmner_build.export import export_corpus, leak_groups, load_gold_posts
+from cmner_build.formats import read_tagged_file
+from cmner_build.importer import import_release
+from cmner_build.near_duplicates import near_duplicate_pairs
+
+TOPICS = ["体育", "旅游", "科技"]
+
+
+def small_release(tmp_path, n=30):
+    blocks = []
+    for i in range(n):
+        topic = TOPICS[i % 3]
+        text = f"第{i}条：张{i}在北京看比赛#{topic}#"
+        tags = ["O"] * len(text)
+        start = text.index("张")
+        tags[start] = "B-PER"
+        for k in range(start + 1, start + 1 + len(str(i))):
+            tags[k] = "I-PER"
+        city = text.index("北京")
+        tags[city], tags[city + 1] = "B-LOC", "I-LOC"
+        blocks.append("\n".join([f"WID:P{i:03d}"] + [f"{c}\t{t}" for c, t in zip(text, tags)]))
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+def test_jsonl_and_parquet_load_with_hugging_face_datasets(workspace, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    import_release(workspace.store, [small_release(tmp_path)], "cmner", topics=TOPICS)
+    workspace.store.execute("INSERT INTO images (post_id, position, file_name, status) VALUES ('P000', 0, 'P000_a.jpg', 'kept')")
+    (workspace.images_dir / "P000_a.jpg").write_bytes(b"img")
+    for fmt in ("jsonl", "parquet"):
+        out = tmp_path / fmt
+        report = export_corpus(workspace.store, out, fmt=fmt, images_dir=workspace.images_dir)
+        assert report.posts_by_split == {"train": 18, "dev": 6, "test": 6}
+        files = {split: str(out / f"{split}.{fmt}") for split in ("train", "dev", "test")}
+        loaded = datasets.load_dataset("json" if fmt == "jsonl" else "parquet", data_files=files)
+        assert {split: len(loaded[split]) for split in files} == {"train": 18, "dev": 6, "test": 6}
+        record = next(r for split in files for r in loaded[split] if r["id"] == "P000")
+        labels = json.loads((out / "labels.json").read_text())
+        names = labels if fmt == "jsonl" else loaded["train"].features["ner_tags"].feature.names
+        assert names == labels
+        tags = [names[i] for i in record["ner_tags"]]
+        assert "".join(record["tokens"]) == "第0条：张0在北京看比赛#体育#"
+        assert tags[4:6] == ["B-PER", "I-PER"] and tags[7:9] == ["B-LOC", "I-LOC"]
+        assert record["images"] == ["images/P000_a.jpg"]
+        assert (out / "images" / "P000_a.jpg").read_bytes() == b"img"
+
+
+def test_reruns_are_byte_identical_and_the_seed_matters(workspace, tmp_path):
+    import_release(workspace.store, [small_release(tmp_path)], "cmner", topics=TOPICS)
+    outputs = []
+    for run, seed in ((1, 5), (2, 5), (3, 6)):
+        out = tmp_path / f"run{run}"
+        export_corpus(workspace.store, out, fmt="cmner", seed=seed)
+        outputs.append({p.name: p.read_bytes() for p in out.glob("*.txt")})
+    assert outputs[0] == outputs[1]
+    assert outputs[0] != outputs[2]
+    split_rows = dict(workspace.store.query("SELECT post_id, split FROM posts"))
+    written = {d.doc_id: "train" for d in read_tagged_file(tmp_path / "run3" / "train.txt", "cmner").documents}
+    assert all(split_rows[post_id] == "train" for post_id in written)
+
+
+def test_near_duplicates_share_a_split(workspace, tmp_path):
+    text = "北京时间12月15日凌晨，德甲联赛第16轮打响，拜仁客场挑战斯图加特，双方战成平局。"
+    blocks = [f"WID:D{i}\n" + "\n".join(f"{c}\tO" for c in text + "!" * i) for i in range(4)]
+    blocks += [f"WID:U{i}\n" + "\n".join(f"{c}\tO" for c in f"完全不同的第{i}条微博内容，编号{i * 7919}") for i in range(20)]
+    path = tmp_path / "dups.txt"
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    import_release(workspace.store, [path], "cmner")
+    workspace.store.execute("UPDATE posts SET dup_group = 'g1' WHERE post_id IN ('U0', 'U1')")
+    for seed in range(5):
+        export_corpus(workspace.store, tmp_path / "out", seed=seed)
+        splits = dict(workspace.store.query("SELECT post_id, split FROM posts"))
+        assert len({splits[f"D{i}"] for i in range(4)}) == 1
+        assert splits["U0"] == splits["U1"]
+
+
+def test_export_refuses_what_it_cannot_write(workspace, tmp_path, shared_data):
+    with pytest.raises(CmnerError, match="no gold posts"):
+        export_corpus(workspace.store, tmp_path / "out")
+    import_release(workspace.store, [shared_data / "twitter2015" / "valid.txt"], "twitter2015")
+    with pytest.raises(CmnerError, match="use --format twitter2015"):
+        export_corpus(workspace.store, tmp_path / "out", fmt="cmner")
+    with pytest.raises(CmnerError, match="three parts"):
+        export_corpus(workspace.store, tmp_path / "out", fmt="twitter2015", ratio="3:1")
+    report = export_corpus(workspace.store, tmp_path / "tw", fmt="twitter2015", keep_splits=True)
+    assert report.posts_by_split == {"train": 0, "dev": 1000, "test": 0}
+    assert (tmp_path / "tw" / "dev.txt").read_text(encoding="utf-8").startswith("IMGID:")
+
+
+def test_keep_splits_reproduces_the_release_exactly(release_workspace, tmp_path, shared_data):
+    sources = {name: shared_data / "cmner" / f"{name}.txt" for name in ("train", "dev")}
+    report = export_corpus(release_workspace.store, tmp_path / "out", fmt="cmner", keep_splits=True,
+                           images_dir=release_workspace.images_dir)
+    assert report.images_copied == 25
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == sorted(
+        p.name for p in (shared_data / "cmner" / "images").iterdir())
+    for name, source in sources.items():
+        original = [(d.doc_id, d.tokens, d.tags) for d in read_tagged_file(source, "cmner").documents]
+        exported = [(d.doc_id, d.tokens, d.tags) for d in read_tagged_file(tmp_path / "out" / f"{name}.txt", "cmner").documents]
+        assert exported == original
+    assert (tmp_path / "out" / "test.txt").read_bytes() == b""
+
+
+def test_fresh_split_of_the_release_has_no_leak(release_workspace, tmp_path):
+    report = export_corpus(release_workspace.store, tmp_path / "out", fmt="cmner", ratio="3:1:1", seed=42)
+    assert sum(report.posts_by_split.values()) == 4000
+    assert abs(report.posts_by_split["train"] - 2400) <= 10
+    posts = load_gold_posts(release_workspace.store)
+    split_of = {p.post_id: p.split for p in posts}
+    pairs = near_duplicate_pairs({p.post_id: p.text for p in posts}, 0.7)
+    assert pairs, "the release has near-duplicates to keep together"
+    assert all(split_of[a] == split_of[b] for a, b, _ in pairs)
+    assert max(len(g) for g in leak_groups(posts, 0.7)) >= 2
