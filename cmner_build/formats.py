@@ -64,6 +64,7 @@ def read_tagged_text(text: str, path: str | Path, fmt: str, *, strict: bool = Fa
         result.warnings.append(f"{path}:1: removed a UTF-8 byte-order mark")
     current: TaggedDocument | None = None
     previous_label: str | None = None
+    parsed_tags: dict[str, tuple[str, str, str | None]] = {}  # tag -> (canonical tag, prefix, label)
 
     def flush() -> None:
         if current is None:
@@ -102,12 +103,13 @@ def read_tagged_text(text: str, path: str | Path, fmt: str, *, strict: bool = Fa
             # Words are stored joined by single spaces; other whitespace (a lone U+00A0 occurs in the
             # real Twitter-2015 valid.txt) survives that round trip and is kept.
             raise FormatError(f"token {token!r} contains a space", path, line_number)
-        try:
-            prefix, label = split_tag(tag)
-        except ValueError as error:
-            raise FormatError(str(error), path, line_number) from None
-        if label is not None and tag.split("-", 1)[1] != label:
-            tag = f"{prefix}-{label}"  # OTHER -> MISC
+        if tag not in parsed_tags:
+            try:
+                prefix, label = split_tag(tag)
+            except ValueError as error:
+                raise FormatError(str(error), path, line_number) from None
+            parsed_tags[tag] = (tag if label is None else f"{prefix}-{label}", prefix, label)  # OTHER -> MISC
+        tag, prefix, label = parsed_tags[tag]
         if prefix == "I" and previous_label != label:
             if strict:
                 raise FormatError(f"{tag} does not continue a B-{label} entity", path, line_number)

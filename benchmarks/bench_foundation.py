@@ -1,0 +1,92 @@
+"""Foundation benchmark: import + export + stats of the 4,000 shared CMNER posts, and `--help`.
+
+Runs the real console script as a user would (each command is a fresh process, start-up included).
+Targets (issue 2): import + export + stats under 5 s; `cmner-build --help` under 0.3 s.
+Uses ../shared/data/cmner when present, else a synthetic release of the same size.
+
+    .venv/bin/python benchmarks/bench_foundation.py
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data" / "cmner"
+CLI = str(Path(sys.executable).parent / "cmner-build")
+TARGET_PIPELINE_S = 5.0
+TARGET_HELP_S = 0.3
+
+
+def synthetic_release(folder: Path) -> list[Path]:
+    rng = random.Random(0)
+    chars = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严"
+    labels = ["PER", "LOC", "ORG", "MISC"]
+    paths = []
+    for split, count in (("train", 3000), ("dev", 1000)):
+        blocks = []
+        for i in range(count):
+            length = rng.randint(20, 250)
+            tags = ["O"] * length
+            position = 0
+            while position < length - 4:
+                position += rng.randint(3, 30)
+                if position + 3 < length:
+                    label = rng.choice(labels)
+                    tags[position] = f"B-{label}"
+                    tags[position + 1] = tags[position + 2] = f"I-{label}"
+                    position += 3
+            text = "".join(rng.choice(chars) for _ in range(length - 4)) + rng.choice(["#体育#", "#旅游#", "#科技#"])
+            blocks.append("\r\n".join([f"WID:S{split[0]}{i:07d}"] + [f"{c}\t{t}" for c, t in zip(text, tags)]))
+        path = folder / f"{split}.txt"
+        path.write_bytes("\r\n\r\n".join(blocks).encode("utf-8"))
+        paths.append(path)
+    return paths
+
+
+def timed(args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run([CLI, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if SHARED.is_dir():
+            sources, data = [SHARED / "train.txt", SHARED / "dev.txt"], "shared CMNER train + dev (4,000 posts)"
+        else:
+            sources, data = synthetic_release(folder), "synthetic release (4,000 posts; ../shared absent)"
+        help_times = [timed(["--help"]) for _ in range(7)]
+        sub_help_times = [timed(["export", "--help"]) for _ in range(5)]
+        rounds = []
+        for round_number in range(3):
+            workspace = folder / f"ws{round_number}"
+            import_s = timed(["-w", str(workspace), "import", *map(str, sources), "--format", "cmner"])
+            export_s = timed(["-w", str(workspace), "export", "--split", "3:1:1", "--format", "cmner"])
+            stats_s = timed(["-w", str(workspace), "stats", "--json"])
+            rounds.append((import_s, export_s, stats_s))
+            shutil.rmtree(workspace)
+    best = min(rounds, key=sum)
+    pipeline = sum(best)
+    help_s = statistics.median(help_times)
+    sub_help_s = statistics.median(sub_help_times)
+    print(f"data: {data}")
+    print(f"import {best[0]:.2f} s + export {best[1]:.2f} s + stats {best[2]:.2f} s = {pipeline:.2f} s "
+          f"(best of {len(rounds)}; all: {', '.join(f'{sum(r):.2f}' for r in rounds)})")
+    print(f"  target {TARGET_PIPELINE_S:.1f} s -> ratio {pipeline / TARGET_PIPELINE_S:.2f} "
+          f"({'meets' if pipeline <= TARGET_PIPELINE_S else 'MISSES'} the target)")
+    print(f"cmner-build --help {help_s * 1000:.0f} ms, export --help {sub_help_s * 1000:.0f} ms (median)")
+    print(f"  target {TARGET_HELP_S * 1000:.0f} ms -> ratio {max(help_s, sub_help_s) / TARGET_HELP_S:.2f} "
+          f"({'meets' if max(help_s, sub_help_s) <= TARGET_HELP_S else 'MISSES'} the target)")
+
+
+if __name__ == "__main__":
+    main()
