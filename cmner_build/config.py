@@ -80,6 +80,10 @@ min_votes = 2
 """
 
 
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", list: "a list", bool: "true or false",
+               dict: "a table"}
+
+
 @dataclass
 class Settings:
     """Parsed cmner.toml: a plain dict of tables plus typed access to the core values."""
@@ -99,8 +103,9 @@ class Settings:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (isinstance(value, bool) and expected in (int, float)):
-            names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
-            raise ConfigError(f"{self._where()}{section}.{key} must be a {names}, found {value!r}")
+            types = expected if isinstance(expected, tuple) else (expected,)
+            names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
+            raise ConfigError(f"{self._where()}{section}.{key} must be {names}, found {value!r}")
         return value
 
     def _where(self) -> str:

@@ -1,0 +1,86 @@
+import sqlite3
+
+import pytest
+
+from cmner_build.config import ConfigError, load_settings
+from cmner_build.errors import WorkspaceError
+from cmner_build.model import Span
+from cmner_build.store import CORE_MIGRATIONS, Migration, Store, utc_now
+from cmner_build.workspace import open_workspace
+
+
+def test_core_schema_is_versioned_and_migrations_apply_once(tmp_path):
+    store = Store(tmp_path / "corpus.db")
+    assert store.applied_migrations() == [m.name for m in CORE_MIGRATIONS]
+    extra = [Migration("test/0001_notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); -- why\n")]
+    assert store.migrate(extra) == ["test/0001_notes"]
+    assert store.migrate(extra) == []
+    store.close()
+    reopened = Store(tmp_path / "corpus.db")
+    assert reopened.applied_migrations()[-1] == "test/0001_notes"
+
+
+def test_a_failing_migration_leaves_nothing_behind(tmp_path):
+    store = Store(tmp_path / "corpus.db")
+    broken = [Migration("test/0001_broken", "CREATE TABLE half (x INTEGER);\nCREATE TABLE oops (;\n")]
+    with pytest.raises(sqlite3.OperationalError):
+        store.migrate(broken)
+    assert store.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'half'") == 0
+    assert "test/0001_broken" not in store.applied_migrations()
+
+
+def test_transactions_roll_back_whole_posts(tmp_path):
+    store = Store(tmp_path / "corpus.db")
+    now = utc_now()
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.execute("INSERT INTO posts (post_id, source, original_text, text, status, created_at, updated_at)"
+                          " VALUES ('p1', 'crawl', 't', 't', 'crawled', ?, ?)", (now, now))
+            raise RuntimeError("killed half-way")
+    assert store.post_ids() == set()
+
+
+def test_status_and_gold_helpers_enforce_their_rules(tmp_path):
+    store = Store(tmp_path / "corpus.db")
+    now = utc_now()
+    store.execute("INSERT INTO posts (post_id, source, original_text, text, status, created_at, updated_at)"
+                  " VALUES ('p1', 'crawl', 'ab', 'ab', 'crawled', ?, ?)", (now, now))
+    with pytest.raises(ValueError, match="needs a reason"):
+        store.set_status("p1", "dropped")
+    with pytest.raises(ValueError, match="unknown post status"):
+        store.set_status("p1", "deleted")
+    store.set_status("p1", "dropped", "too_long")
+    assert tuple(store.query("SELECT status, drop_reason FROM posts")[0]) == ("dropped", "too_long")
+    store.replace_gold_spans("p1", [Span(0, 1, "PER")], "adjudication")
+    store.replace_gold_spans("p1", [Span(1, 2, "LOC")], "adjudication")
+    assert store.gold_spans() == {"p1": [Span(1, 2, "LOC")]}
+    with pytest.raises(sqlite3.IntegrityError):
+        store.replace_gold_spans("p1", [Span(1, 2, "DATE")], "adjudication")
+
+
+def test_a_file_that_is_not_a_store_is_refused(tmp_path):
+    (tmp_path / "corpus.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(WorkspaceError, match="not a cmner-build store"):
+        Store(tmp_path / "corpus.db")
+
+
+def test_settings_errors_name_the_file_and_key(tmp_path):
+    path = tmp_path / "cmner.toml"
+    path.write_text('[corpus]\nmax_chars = "many"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"cmner.toml: corpus.max_chars must be an integer, found 'many'"):
+        load_settings(path).max_chars
+    path.write_text("[corpus\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cmner.toml"):
+        load_settings(path)
+    path.write_text("[split]\nnear_duplicate_jaccard = 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"must be in \(0, 1\]"):
+        load_settings(path).near_duplicate_jaccard
+    assert load_settings(tmp_path / "missing.toml").split_ratio == "3:1:1"
+
+
+def test_open_workspace_creates_only_when_asked(tmp_path):
+    with pytest.raises(WorkspaceError, match="not a cmner-build workspace"):
+        open_workspace(tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+    workspace = open_workspace(tmp_path / "w", create=True)
+    assert workspace.db_path.exists() and workspace.config_path.exists()
