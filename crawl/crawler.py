@@ -36,7 +36,7 @@ from .parse import (
     parse_index,
     parse_mblog,
 )
-from .record import pending_images, record_post
+from .record import needs_completion, pending_images, record_post
 from .session import CrawlSession
 
 
@@ -89,8 +89,15 @@ def validate_extend(body: bytes) -> tuple[str, str | None]:
 
 
 def validate_detail(body: bytes) -> tuple[str, dict]:
+    text = body.decode("utf-8", errors="replace")
+    if text.lstrip().startswith("{"):
+        try:
+            if is_captcha(decode_json(text)):
+                raise Fault("captcha")
+        except ParseError:
+            pass
     try:
-        return "ok", parse_detail(body.decode("utf-8", errors="replace"))
+        return "ok", parse_detail(text)
     except ParseError as error:
         raise Fault("not_detail", str(error)) from None
 
@@ -114,6 +121,11 @@ class Crawler:
 
     def _crawl_topic(self, topic: str, plan: CrawlPlan) -> bool:
         kept = state.kept_posts(self.store, topic)
+        if plan.download_images:
+            # pictures a killed (or --no-images) run left pending: their posts will not come again
+            for row in pending_images(self.store, topic=topic):
+                self.session.download_image(row)
+                self.session.report()
         for container in plan.containers:
             query = state.ensure_query(self.store, topic, container, containerid_for(container, topic))
             if plan.restart:
@@ -195,7 +207,7 @@ class Crawler:
             self.summary.skipped["outside_dates"] += 1
             return False
         extra: dict[str, Any] = {}
-        if not (post.is_deleted or post.is_repost):
+        if needs_completion(post):
             if post.needs_long_text and not self._complete_text(post):
                 self.summary.skipped["long_text_unavailable"] += 1
                 return False

@@ -155,10 +155,11 @@ class Fetcher:
                 header_index += 1  # the other Referer, without waiting out a back-off
                 continue
             if attempt < settings.max_retries:
-                pause = min(settings.backoff_cap, settings.backoff_base * (2**attempt))
-                pause += self.rng.uniform(0, settings.jitter) if settings.jitter else 0.0
+                # The back-off replaces the politeness delay before the retry, and is never shorter.
+                pause = max(min(settings.backoff_cap, settings.backoff_base * (2**attempt)), self._delay(delay))
                 self.waited += pause
                 self.sleep(pause)
+                self._last_request_end = None
         raise CrawlBlocked(
             f"{_short(url)}: still failing after {settings.max_retries} retries (last: {last_fault}). "
             "Weibo is throttling or blocking this client; wait (418 blocks last hours), check the cookie, "
@@ -168,11 +169,13 @@ class Fetcher:
     def _wait_turn(self, delay: float) -> None:
         if self._last_request_end is None:
             return
-        wanted = delay + (self.rng.uniform(0, self.settings.jitter) if self.settings.jitter and delay else 0.0)
-        remaining = wanted - (time.monotonic() - self._last_request_end)
+        remaining = self._delay(delay) - (time.monotonic() - self._last_request_end)
         if remaining > 0:
             self.waited += remaining
             self.sleep(remaining)
+
+    def _delay(self, delay: float) -> float:
+        return delay + (self.rng.uniform(0, self.settings.jitter) if self.settings.jitter and delay else 0.0)
 
     def _get(self, url: str, headers: dict[str, str]) -> Reply:
         started = time.monotonic()

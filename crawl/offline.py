@@ -38,7 +38,7 @@ from .parse import (
     parse_index,
     parse_mblog,
 )
-from .record import pending_images, record_post
+from .record import needs_completion, pending_images, record_post
 from .session import CrawlSession
 
 MIN_PREFIX = 10  # characters of truncated text needed to match a long text by content
@@ -142,6 +142,9 @@ def import_archive(session: CrawlSession, source: Path, *, topic: str | None = N
     summary.files_read = contents.files_used
     topics_seen: list[str] = []
     for recorded in contents.pages:
+        if not recorded.page.mblogs:  # an end reply or an empty page: nothing to place under a topic
+            summary.pages += 1
+            continue
         page_topic = recorded.topic or topic
         if page_topic is None:
             summary.files_skipped["unknown_topic"] += 1
@@ -177,7 +180,7 @@ def _import_post(session: CrawlSession, contents: ArchiveContents, mblog: dict[s
         summary.already_stored += 1
         return
     extra: dict[str, Any] = {"archive_file": recorded.file}
-    if not (post.is_deleted or post.is_repost):
+    if needs_completion(post):
         if post.needs_long_text:
             long_html = _find_long_text(contents, post)
             if long_html is None:

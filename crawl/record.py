@@ -34,6 +34,14 @@ def drop_reason_for(post: ParsedPost) -> str | None:
     return None
 
 
+def needs_completion(post: ParsedPost) -> bool:
+    """Worth a statuses/extend or detail request: not already lost to a reason more text cannot change."""
+    reason = drop_reason_for(post)
+    if reason in ("deleted", "repost"):
+        return False
+    return not (reason == "no_images" and not post.needs_detail)
+
+
 def post_meta(post: ParsedPost, *, container: str | None, fetched_at: datetime | None, extra: dict[str, Any]) -> dict:
     meta: dict[str, Any] = {
         "mid": post.mid,
@@ -109,7 +117,7 @@ def mark_image_gone(store: Store, image_id: int, status: int) -> None:
     )
 
 
-def pending_images(store: Store, post_id: str | None = None) -> list[Any]:
+def pending_images(store: Store, post_id: str | None = None, topic: str | None = None) -> list[Any]:
     """Pictures of crawled posts still waiting for their bytes, in post and picture order."""
     sql = (
         "SELECT images.image_id, images.post_id, images.position, images.url FROM images "
@@ -120,6 +128,9 @@ def pending_images(store: Store, post_id: str | None = None) -> list[Any]:
     if post_id is not None:
         sql += " AND images.post_id = ?"
         parameters.append(post_id)
+    if topic is not None:
+        sql += " AND posts.topic = ?"
+        parameters.append(topic)
     return store.query(sql + " ORDER BY posts.rowid, images.position", parameters)
 
 

@@ -40,6 +40,8 @@ class CrawlSession:
         self.archive = ArchiveWriter(archive_dir)
         self.images_dir = Path(images_dir)
         self.images_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.images_dir.glob(".*.part"):  # a picture being written when a run was killed
+            leftover.unlink(missing_ok=True)
         self.settings = settings
         self.summary = CrawlSummary(max_chars=settings.max_chars)
         self.on_progress = on_progress

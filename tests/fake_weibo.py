@@ -12,8 +12,10 @@ can check that nothing was requested twice.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import random
 import threading
 import time
@@ -78,7 +80,7 @@ class FakeWeibo:
         self.faults.append([fragment, list(kinds)])
 
     def start(self) -> "FakeWeibo":
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -141,9 +143,15 @@ class FakeWeibo:
         return {"ok": 1, "data": {"cardlistInfo": info, "cards": cards, "scheme": ""}}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client killed or timed out mid-reply: expected in these tests
+
+
 def _handler_for(site: FakeWeibo) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
 
         def log_message(self, *args: Any) -> None:  # keep test output clean
             pass
@@ -352,7 +360,7 @@ def build_scenario(topic: str = "体育", *, posts: int = 12, search_posts: int 
             for n, url in enumerate(pids):
                 image_bytes[(bid, n)] = site.images[url.rsplit("/", 1)[-1][:-4]]
 
-    search_mblogs = [topic_mblogs[0], topic_mblogs[6], topic_mblogs[7]]
+    search_mblogs = [topic_mblogs[i] for i in (0, 6, 7) if i < len(topic_mblogs)]
     for index in range(search_posts):
         mid = base_mid + 5000 + index
         bid = mid_to_bid(mid)
@@ -364,3 +372,50 @@ def build_scenario(topic: str = "体育", *, posts: int = 12, search_posts: int 
     site.containers[f"231522type=1&t=10&q=#{topic}#"] = Container(topic_mblogs, page_size=4, paging="page", layout="mixed")
     site.containers[f"100103type=1&q=#{topic}#"] = Container(search_mblogs, page_size=4, paging="since_id", layout="group")
     return Scenario(site, topic, eligible, dropped, texts, image_bytes)
+
+
+# -- checking what a crawl stored ---------------------------------------------------------------
+
+
+def stored(workspace: Any) -> dict:
+    store = workspace.store
+    posts = {row["post_id"]: row for row in store.query("SELECT * FROM posts")}
+    images = store.query("SELECT * FROM images ORDER BY post_id, position")
+    return {
+        "kept": {pid for pid, row in posts.items() if row["status"] == "crawled"},
+        "dropped": {pid: row["drop_reason"] for pid, row in posts.items() if row["status"] == "dropped"},
+        "posts": posts,
+        "images": images,
+    }
+
+
+def assert_complete(workspace: Any, scenario: Scenario) -> None:
+    """The store holds exactly the scenario's eligible posts with all their pictures, byte for byte."""
+    got = stored(workspace)
+    assert got["kept"] == set(scenario.eligible)
+    assert got["dropped"] == scenario.dropped
+    by_post: dict[str, int] = {}
+    for image in got["images"]:
+        assert image["status"] == "downloaded"
+        by_post[image["post_id"]] = by_post.get(image["post_id"], 0) + 1
+        data = (workspace.images_dir / image["file_name"]).read_bytes()
+        assert image["file_name"] == f"{image['post_id']}_{image['position']}.jpg"
+        assert data == scenario.image_bytes[(image["post_id"], image["position"])]
+        assert image["sha256"] == hashlib.sha256(data).hexdigest()
+        assert (image["width"], image["height"]) == (24, 24)
+    assert by_post == scenario.eligible
+    assert sorted(p.name for p in workspace.images_dir.iterdir()) == sorted(i["file_name"] for i in got["images"])
+
+
+def set_crawl_settings(config_path: Any, values: dict[str, str]) -> None:
+    """Set keys of cmner.toml's [crawl] table (TOML literals as strings), adding the missing ones."""
+    text = config_path.read_text(encoding="utf-8")
+    head, _, rest = text.partition("[crawl]\n")
+    section, separator, tail = rest.partition("\n[")
+    for key, value in values.items():
+        pattern = re.compile(rf"^{key} = .*$", re.M)
+        if pattern.search(section):
+            section = pattern.sub(f"{key} = {value}", section)
+        else:
+            section += f"\n{key} = {value}"
+    config_path.write_text(f"{head}[crawl]\n{section}{separator}{tail}", encoding="utf-8")
