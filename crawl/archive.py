@@ -19,17 +19,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 INDEX_NAME = "index.jsonl"
 IMAGES_SUBDIR = "images"
+PARTIAL_SUBDIR = ".partial"
 
 
 class ArchiveWriter:
     def __init__(self, archive_dir: Path) -> None:
         self.root = Path(archive_dir)
         self.root.mkdir(parents=True, exist_ok=True)
+        # bodies are written here first, then renamed into place: what a kill left here is dropped
+        self.partial_dir = self.root / PARTIAL_SUBDIR
+        shutil.rmtree(self.partial_dir, ignore_errors=True)
+        self.partial_dir.mkdir()
 
     @property
     def images_dir(self) -> Path:
@@ -50,7 +56,7 @@ class ArchiveWriter:
             relative = Path(kind) / stamp.strftime("%Y%m%d") / f"{stamp.strftime('%H%M%S%f')}-{digest}.json"
         target = self.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.part")
+        temporary = self.partial_dir / f"{digest}-{stamp.strftime('%H%M%S%f')}.part"
         temporary.write_bytes(body)
         os.replace(temporary, target)
         record = {

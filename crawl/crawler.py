@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from . import state
 from .endpoints import containerid_for, detail_url, extend_url, index_url
-from .fetch import Fault, Gone
+from .fetch import CrawlBlocked, Fault, Gone
 from .html_text import flatten_html
 from .parse import (
     IndexPage,
@@ -113,13 +113,13 @@ class Crawler:
         self.api_base = session.settings.api_base
 
     def run(self, plan: CrawlPlan) -> None:
+        """Crawl each topic in turn. --limit ends a topic; a login redirect or persistent faults raise."""
         self.summary.topics = list(plan.topics)
         for topic in plan.topics:
-            if not self._crawl_topic(topic, plan):
-                break  # --limit reached stops only this topic; a stop for other reasons is raised
+            self._crawl_topic(topic, plan)
         self.session.report()
 
-    def _crawl_topic(self, topic: str, plan: CrawlPlan) -> bool:
+    def _crawl_topic(self, topic: str, plan: CrawlPlan) -> None:
         kept = state.kept_posts(self.store, topic)
         if plan.download_images:
             # pictures a killed (or --no-images) run left pending: their posts will not come again
@@ -135,32 +135,33 @@ class Crawler:
                 if plan.limit is not None and kept >= plan.limit:
                     self.summary.queries[label] = f"paused at {query.paging} {query.cursor} (--limit {plan.limit})"
                     self.summary.stopped_by = "limit"
-                    return True
+                    return
                 if plan.pages is not None and query.pages_done >= plan.pages:
                     self.summary.queries[label] = f"paused at {query.paging} {query.cursor} (--pages {plan.pages})"
                     self.summary.stopped_by = "pages"
                     break
                 self.summary.queries[label] = f"{query.paging} {query.cursor}"
-                kept = self._crawl_page(query, plan, kept)
+                page, kept = self._crawl_page(query, plan, kept)
                 if plan.limit is not None and kept >= plan.limit:
                     continue  # the loop top reports the pause; the page is re-read next time
-                query = self._advance(query)
+                self._advance(query, page)
             if query.done:
                 self.summary.queries[label] = f"done ({query.end_reason})"
                 self.summary.stopped_by = self.summary.stopped_by or "end"
-        return True
 
     def _page_url(self, query: state.QueryState) -> str:
         if query.paging == "since_id" and query.since_id:
             return index_url(self.api_base, query.containerid, since_id=query.since_id)
         return index_url(self.api_base, query.containerid, page=query.next_page)
 
-    def _crawl_page(self, query: state.QueryState, plan: CrawlPlan, kept: int) -> int:
-        page, fetched_at, _ = self.session.fetch_api("index", self._page_url(query), validate_index, query=query)
-        self._last_page = page
+    def _crawl_page(self, query: state.QueryState, plan: CrawlPlan, kept: int) -> tuple[IndexPage, int]:
+        """Store the new posts of the query's current page; returns the page and the topic's kept count."""
+        url = self._page_url(query)
+        try:
+            page, fetched_at, _ = self.session.fetch_api("index", url, validate_index, query=query)
+        except Gone as gone:
+            raise CrawlBlocked(f"{url}: HTTP {gone.status}; is the API base URL ({self.api_base}) right?") from None
         self.summary.pages += 1
-        if page.is_end_reply:
-            return kept
         for mblog in page.mblogs:
             if plan.limit is not None and kept >= plan.limit:
                 break
@@ -168,10 +169,10 @@ class Crawler:
                 kept += 1
             self.session.report()
         self.session.report()
-        return kept
+        return page, kept
 
-    def _advance(self, query: state.QueryState) -> state.QueryState:
-        page: IndexPage = self._last_page
+    def _advance(self, query: state.QueryState, page: IndexPage) -> None:
+        """Move the cursor past a fully stored page (or mark the query done), in one transaction."""
         query.pages_done += 1
         if page.is_end_reply:
             query.done, query.end_reason = True, "end_reply"
@@ -189,7 +190,6 @@ class Crawler:
             query.done, query.end_reason = True, "last_page"
         with self.store.transaction():
             state.save_query(self.store, query)
-        return query
 
     def _process_post(self, mblog: dict[str, Any], query: state.QueryState, plan: CrawlPlan,
                       fetched_at: datetime) -> bool:

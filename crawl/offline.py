@@ -71,8 +71,9 @@ def read_archive(source: Path, summary_skips: Any) -> ArchiveContents:
     contents = ArchiveContents()
     files = sorted(
         path for path in source.rglob("*")
-        if path.is_file() and not path.name.startswith(".") and path.name != INDEX_NAME
+        if path.is_file() and path.name != INDEX_NAME
         and path.relative_to(source).parts[0] != IMAGES_SUBDIR
+        and not any(part.startswith(".") for part in path.relative_to(source).parts)  # .partial/, .lock files
     )
     for path in files:
         relative = path.relative_to(source).as_posix()

@@ -3,7 +3,6 @@ and picture downloads, each committed so that a kill repeats at most the request
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -185,6 +184,3 @@ class CrawlSession:
         self.summary.images_downloaded += 1
         return True
 
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -49,7 +49,16 @@ class CrawlSettings:
         return value or None
 
     def with_overrides(self, **values: Any) -> "CrawlSettings":
-        return replace(self, **{key: value for key, value in values.items() if value is not None})
+        changed = replace(self, **{key: value for key, value in values.items() if value is not None})
+        check_base_url("api_base", changed.api_base)
+        if changed.image_base:
+            check_base_url("image_base", changed.image_base)
+        return changed
+
+
+def check_base_url(name: str, value: str) -> None:
+    if not value.startswith(("http://", "https://")) or len(value) < 10:
+        raise ConfigError(f"crawl.{name} must be an http(s) URL such as https://m.weibo.cn, found {value!r}")
 
 
 def crawl_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> CrawlSettings:
@@ -68,7 +77,7 @@ def crawl_settings(settings: Settings, environ: Mapping[str, str] | None = None)
     max_retries = settings.get("crawl", "max_retries", int, defaults.max_retries)
     if max_retries < 0:
         raise ConfigError(f"{settings._where()}crawl.max_retries must not be negative")
-    return CrawlSettings(
+    result = CrawlSettings(
         delay=number("delay", defaults.delay),
         jitter=number("jitter", defaults.jitter),
         image_delay=number("image_delay", defaults.image_delay),
@@ -84,3 +93,4 @@ def crawl_settings(settings: Settings, environ: Mapping[str, str] | None = None)
         containers=tuple(containers),
         max_chars=settings.max_chars,
     )
+    return result.with_overrides()

@@ -19,7 +19,7 @@ import re
 import random
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -305,7 +305,9 @@ class Scenario:
     image_bytes: dict[tuple[str, int], bytes]  # (post_id, position) -> bytes
 
 
-def build_scenario(topic: str = "体育", *, posts: int = 12, search_posts: int = 6, seed: int = 7) -> Scenario:
+def build_scenario(
+    topic: str = "体育", *, posts: int = 12, search_posts: int = 6, seed: int = 7, page_size: int = 4
+) -> Scenario:
     """Topic page (page mode, mixed layout) + search (since_id mode, card_group) overlapping it.
 
     Post 1 is a long text, post 2 has 13 pictures (9 in the list), post 3 a repost, post 4 has no
@@ -369,8 +371,8 @@ def build_scenario(topic: str = "体育", *, posts: int = 12, search_posts: int 
         eligible[bid] = 1
         image_bytes[(bid, 0)] = site.images[pids[0]]
 
-    site.containers[f"231522type=1&t=10&q=#{topic}#"] = Container(topic_mblogs, page_size=4, paging="page", layout="mixed")
-    site.containers[f"100103type=1&q=#{topic}#"] = Container(search_mblogs, page_size=4, paging="since_id", layout="group")
+    site.containers[f"231522type=1&t=10&q=#{topic}#"] = Container(topic_mblogs, page_size=page_size, paging="page", layout="mixed")
+    site.containers[f"100103type=1&q=#{topic}#"] = Container(search_mblogs, page_size=page_size, paging="since_id", layout="group")
     return Scenario(site, topic, eligible, dropped, texts, image_bytes)
 
 

@@ -114,3 +114,23 @@ def test_demo_starts_with_the_offline_crawl(tmp_path: Path) -> None:
     result = run_cli("-w", tmp_path / "demo", "demo")
     assert result.exit_code == 0, result.output
     assert "157 downloaded of 157 found" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--from-archive", str(SAMPLE_ARCHIVE), "--limit", "3"), "--limit: only for the online crawl, not with --from-archive"),
+        (("--download-images", "--topic", "体育"), "--topic: only for the online crawl, not with --download-images"),
+        (("--from-archive", str(SAMPLE_ARCHIVE), "-t", "体育", "-t", "旅游"), "at most one --topic"),
+        (("--topic", "体育", "--api-base", "m.weibo.cn"), "crawl.api_base must be an http(s) URL"),
+    ],
+)
+def test_options_that_do_not_fit_the_mode(root: Path, args: tuple, message: str) -> None:
+    result = run_cli("-w", root, "crawl", *args)
+    assert result.exit_code == 2 and message in result.error
+    assert not (root / "images").exists() or not any((root / "images").iterdir())
+
+
+def test_unknown_api_path_is_a_clear_stop(root: Path, scenario: Scenario) -> None:
+    result = run_cli("-w", root, "crawl", "-t", "体育", "--api-base", scenario.site.base_url + "/wrong")
+    assert result.exit_code == 2 and "HTTP 404; is the API base URL" in result.error

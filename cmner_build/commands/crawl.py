@@ -59,6 +59,18 @@ def crawl(
 
     if from_archive is not None and download_images:
         raise CmnerError("--from-archive and --download-images are separate runs; use one at a time")
+    if from_archive is not None or download_images:
+        mode = "--from-archive" if from_archive is not None else "--download-images"
+        online_only = {"--limit": limit is not None, "--pages": pages is not None, "--since": since is not None,
+                       "--until": until is not None, "--restart": restart, "--no-images": not images,
+                       "--container": container != "both"}
+        if download_images:
+            online_only["--topic"] = bool(topic)
+        misplaced = [name for name, given in online_only.items() if given]
+        if misplaced:
+            raise CmnerError(f"{', '.join(misplaced)}: only for the online crawl, not with {mode}")
+        if topic and len(topic) > 1:
+            raise CmnerError("--from-archive takes at most one --topic (it keeps only that topic's bodies)")
     if container not in ("both", "topic", "search"):
         raise CmnerError(f"--container must be topic, search or both, not {container!r}")
     days = {}
@@ -85,9 +97,7 @@ def crawl(
         elif download_images:
             title = "crawl --download-images"
             from crawl.record import pending_images
-            from crawl.state import migrate
 
-            migrate(workspace.store)
             with live_progress("downloading", total=len(pending_images(workspace.store))) as hook:
                 summary = download_pending_images(workspace, settings=settings, on_progress=hook)
         else:
