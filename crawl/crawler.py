@@ -55,13 +55,19 @@ class CrawlPlan:
 # -- validators: body -> (outcome, value) or Fault --------------------------------------------------
 
 
-def validate_index(body: bytes) -> tuple[str, IndexPage]:
+def _json_reply(body: bytes) -> Any:
+    """The decoded body, or a Fault for a non-JSON / truncated body or a captcha reply."""
     try:
         data = decode_json(body)
     except ParseError as error:
         raise Fault("not_json", str(error)) from None
     if is_captcha(data):
         raise Fault("captcha")
+    return data
+
+
+def validate_index(body: bytes) -> tuple[str, IndexPage]:
+    data = _json_reply(body)
     try:
         page = parse_index(data)
     except ParseError as error:
@@ -74,12 +80,7 @@ def validate_index(body: bytes) -> tuple[str, IndexPage]:
 
 
 def validate_extend(body: bytes) -> tuple[str, str | None]:
-    try:
-        data = decode_json(body)
-    except ParseError as error:
-        raise Fault("not_json", str(error)) from None
-    if is_captcha(data):
-        raise Fault("captcha")
+    data = _json_reply(body)
     if isinstance(data, dict) and data.get("ok") in (0, "0") and not (data.get("data") or {}).get("longTextContent"):
         return "end", None  # answered: the long text is not available
     try:

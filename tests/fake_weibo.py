@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import pytest
+
 from crawl.ids import mid_to_bid
 
 END_REPLY = {"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}}
@@ -374,6 +376,15 @@ def build_scenario(
     site.containers[f"231522type=1&t=10&q=#{topic}#"] = Container(topic_mblogs, page_size=page_size, paging="page", layout="mixed")
     site.containers[f"100103type=1&q=#{topic}#"] = Container(search_mblogs, page_size=page_size, paging="since_id", layout="group")
     return Scenario(site, topic, eligible, dropped, texts, image_bytes)
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    """The default scenario's site, started on 127.0.0.1 for the test and stopped after it."""
+    built = build_scenario()
+    built.site.start()
+    yield built
+    built.site.stop()
 
 
 # -- checking what a crawl stored ---------------------------------------------------------------

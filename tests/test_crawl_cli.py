@@ -9,20 +9,12 @@ import pytest
 
 from cmner_build.workspace import init_workspace
 
-from .fake_weibo import Scenario, build_scenario, set_crawl_settings
+from .fake_weibo import Scenario, scenario, set_crawl_settings  # noqa: F401 - scenario is a fixture
 from .helpers import run_cli
 
 SAMPLE_ARCHIVE = Path(__file__).resolve().parents[1] / "cmner_build" / "sample" / "archive"
 FAST = {"delay": "0.0", "jitter": "0.0", "image_delay": "0.0", "backoff_base": "0.001", "backoff_cap": "0.01",
         "max_retries": "2", "timeout": "0.5"}
-
-
-@pytest.fixture
-def scenario() -> Scenario:
-    built = build_scenario()
-    built.site.start()
-    yield built
-    built.site.stop()
 
 
 @pytest.fixture

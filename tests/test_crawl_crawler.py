@@ -13,15 +13,7 @@ from crawl.fetch import CrawlBlocked, LoginRequired
 from crawl.run import crawl_topics, download_pending_images
 from crawl.settings import CrawlSettings
 
-from .fake_weibo import Scenario, assert_complete, build_scenario, stored
-
-
-@pytest.fixture
-def scenario() -> Scenario:
-    built = build_scenario()
-    built.site.start()
-    yield built
-    built.site.stop()
+from .fake_weibo import Scenario, assert_complete, scenario, stored  # noqa: F401 - scenario is a fixture
 
 
 def fast_settings(scenario: Scenario, **changes) -> CrawlSettings:
