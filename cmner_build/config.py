@@ -34,16 +34,27 @@ ratio = "3:1:1"
 near_duplicate_jaccard = 0.7
 
 [crawl]
-# Seconds between requests, plus uniform jitter of up to `jitter` seconds.
+# Seconds between requests to m.weibo.cn, plus uniform jitter of up to `jitter` seconds.
 delay = 3.0
 jitter = 2.0
-# Back-off on 418 / 432 / 414 / 5xx / timeouts: base * 2^attempt seconds, capped, then give up.
+# Seconds between picture downloads (the image CDN, not the API).
+image_delay = 1.0
+# Back-off on 418 / 432 / 414 / 403 / 5xx / timeouts / non-JSON or captcha replies:
+# base * 2^attempt seconds, capped; after max_retries retries the crawl stops (run it again to resume).
 backoff_base = 10.0
 backoff_cap = 600.0
 max_retries = 8
 timeout = 20.0
 # Name of the environment variable that holds the Weibo cookie (the cookie itself is never stored).
 cookie_env = "WEIBO_COOKIE"
+# Result lists crawled per topic: the hashtag page (231522type=1&t=10&q=#T#) and search (100103type=1&q=#T#).
+containers = ["topic", "search"]
+# Base URLs, for mirrors and tests (env CMNER_WEIBO_API_BASE / CMNER_WEIBO_IMAGE_BASE override them).
+# With image_base set, picture https://<host>/<path> is fetched from <image_base>/<host>/<path>.
+api_base = "https://m.weibo.cn"
+image_base = ""
+# Referer sent with picture requests (the CDN answers 403 without one); https://m.weibo.cn/ is tried on 403.
+image_referer = "https://weibo.com/"
 
 [clean]
 # Text rules run in order; add your own with [[clean.rules]] tables:
