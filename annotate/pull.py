@@ -95,6 +95,7 @@ def collect_batch(store: Store, batch_id: str, files: dict[str, list[ExportedExa
     annotators = [row["annotator"] for row in store.query(
         "SELECT annotator FROM batch_annotators WHERE batch_id = ? ORDER BY annotator", (batch_id,))]
     pull = BatchPull(batch_id, {})
+    from_server = confirmed_posts is not None
     for annotator in annotators:
         examples = files.get(annotator)
         if examples is None:
@@ -107,12 +108,15 @@ def collect_batch(store: Store, batch_id: str, files: dict[str, list[ExportedExa
                 pull.ignored.append(f"{annotator}.jsonl line {example.line}: post {post_id!r} is not in batch {batch_id}")
                 continue
             text, example_id = texts[post_id]
-            if example_id is not None and example.example_id is not None and int(example.example_id) != example_id:
+            # From the server, a second example of a post is a duplicate upload; a hand-over zip may come
+            # from another server, whose example ids mean nothing here.
+            if (from_server and example_id is not None and example.example_id is not None
+                    and int(example.example_id) != example_id):
                 pull.ignored.append(f"{annotator}.jsonl line {example.line}: example {example.example_id} is a "
                                     f"duplicate of post {post_id} (the batch's example is {example_id})")
                 continue
             spans = validate_example(batch_id, example, text)
-            confirmed = confirmed_posts is None or post_id in confirmed_posts.get(annotator, set())
+            confirmed = not from_server or post_id in confirmed_posts.get(annotator, set())
             work[post_id] = AnnotatorWork(confirmed, spans)
         pull.work[annotator] = work
     return pull

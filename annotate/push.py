@@ -173,10 +173,13 @@ def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_po
 
 
 def unfinished_batches(store: Store, rounds: Sequence[str] = TEXT_ROUNDS) -> list[str]:
-    """Batches whose project is not created yet or that hold a post without a Doccano example id."""
+    """Batches whose project is not created yet or that hold a post without a Doccano example id
+    (batches made by `pull --from-export` were annotated elsewhere and are never pushed)."""
     marks = ",".join("?" * len(rounds))
     rows = store.query(
-        f"""SELECT b.batch_id FROM batches b WHERE b.round IN ({marks}) AND (b.project_id IS NULL OR EXISTS (
+        f"""SELECT b.batch_id FROM batches b WHERE b.round IN ({marks})
+              AND json_extract(b.meta, '$.source') IS NOT 'export'  -- pulled from a hand-over zip: done elsewhere
+              AND (b.project_id IS NULL OR EXISTS (
                 SELECT 1 FROM batch_posts bp WHERE bp.batch_id = b.batch_id AND bp.example_id IS NULL))
             ORDER BY CASE b.round WHEN 'pilot' THEN 0 ELSE 1 END, b.batch_id""",
         list(rounds),
