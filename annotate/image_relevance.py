@@ -3,7 +3,7 @@
 The paper checked this by hand. Here the kept images of posts already pushed go to one Doccano image
 classification project per run (labels related / unrelated, one choice per image), with the post's id
 and text in each example's meta so the annotator sees what the image should illustrate. `annotate pull`
-fetches the choices; an image that most of its voters call unrelated is dropped with reason
+fetches the choices; an image that a majority of the batch's annotators call unrelated is dropped with reason
 `unrelated_to_text` (and comes back to 'kept' if a later pull no longer says so).
 """
 
@@ -196,8 +196,10 @@ def store_image_votes(store: Store, fetched: Sequence[tuple[str, list[tuple[int,
             tally: dict[int, Counter[str]] = {}
             for image_id, _, label in votes:
                 tally.setdefault(image_id, Counter())[label] += 1
+            annotators = store.scalar("SELECT COUNT(*) FROM batch_annotators WHERE batch_id = ?", (batch_id,))
             for image_id, counts in tally.items():
-                unrelated = counts["unrelated"] * 2 > sum(counts.values())
+                # A majority of the batch's annotators, not of those who voted: one lone vote drops nothing.
+                unrelated = counts["unrelated"] * 2 > annotators
                 row = store.query("SELECT post_id, status, drop_reason FROM images WHERE image_id = ?", (image_id,))[0]
                 if unrelated and row["status"] == "kept":
                     store.execute("UPDATE images SET status = 'dropped', drop_reason = ? WHERE image_id = ?",

@@ -61,6 +61,12 @@ def batch_progress(store: Store, api: DoccanoAPI | None = None) -> list[BatchPro
             "SELECT COUNT(*) FROM (SELECT post_id FROM annotations WHERE batch_id = ? AND confirmed = 1 "
             "GROUP BY post_id HAVING COUNT(*) = (SELECT COUNT(*) FROM batch_annotators WHERE batch_id = ?))",
             (batch_id, batch_id)) or 0
+        if batch["round"] == "images":  # choices, not spans: count the images each annotator judged
+            votes = dict(store.query("SELECT annotator, COUNT(*) FROM annotate_image_votes WHERE batch_id = ? "
+                                     "GROUP BY annotator", (batch_id,)))
+            for annotator in annotators:
+                annotator.pulled = annotator.confirmed = votes.get(annotator.username, 0)
+            annotated = min((annotator.confirmed for annotator in annotators), default=0)
         progress = BatchProgress(batch_id, batch["round"], batch["project_id"], batch["project_name"],
                                  counts["posts"], counts["pushed"], annotated, annotators)
         if api is not None and batch["project_id"] is not None:
