@@ -9,6 +9,7 @@ from typing import Any
 from cmner_build.store import Store
 
 from .doccano_api import DoccanoAPI, DoccanoNotFound
+from .pull import count_complete_posts
 from .schema import migrate
 
 
@@ -57,16 +58,15 @@ def batch_progress(store: Store, api: DoccanoAPI | None = None) -> list[BatchPro
                           (SELECT COUNT(*) FROM annotation_spans s WHERE s.batch_id = ba.batch_id AND s.annotator = ba.annotator) AS spans
                    FROM batch_annotators ba WHERE ba.batch_id = ? ORDER BY ba.annotator""", (batch_id,))
         ]
-        annotated = store.scalar(
-            "SELECT COUNT(*) FROM (SELECT post_id FROM annotations WHERE batch_id = ? AND confirmed = 1 "
-            "GROUP BY post_id HAVING COUNT(*) = (SELECT COUNT(*) FROM batch_annotators WHERE batch_id = ?))",
-            (batch_id, batch_id)) or 0
+        annotated = count_complete_posts(store, batch_id)
         if batch["round"] == "images":  # choices, not spans: count the images each annotator judged
             votes = dict(store.query("SELECT annotator, COUNT(*) FROM annotate_image_votes WHERE batch_id = ? "
                                      "GROUP BY annotator", (batch_id,)))
             for annotator in annotators:
                 annotator.pulled = annotator.confirmed = votes.get(annotator.username, 0)
-            annotated = min((annotator.confirmed for annotator in annotators), default=0)
+            annotated = store.scalar(
+                "SELECT COUNT(*) FROM (SELECT image_id FROM annotate_image_votes WHERE batch_id = ? GROUP BY image_id "
+                "HAVING COUNT(*) = ?)", (batch_id, len(annotators))) or 0
         progress = BatchProgress(batch_id, batch["round"], batch["project_id"], batch["project_name"],
                                  counts["posts"], counts["pushed"], annotated, annotators)
         if api is not None and batch["project_id"] is not None:

@@ -193,11 +193,16 @@ def summarize_batch(store: Store, batch_id: str, missing: Iterable[str] = ()) ->
         "WHERE ba.batch_id = ? GROUP BY ba.annotator ORDER BY ba.annotator", (batch_id,))}
     spans = {row["annotator"]: row["n"] for row in store.query(
         "SELECT annotator, COUNT(*) AS n FROM annotation_spans WHERE batch_id = ? GROUP BY annotator", (batch_id,))}
-    annotated = store.scalar(
+    return BatchSummary(batch_id, posts, confirmed, {a: spans.get(a, 0) for a in confirmed},
+                        count_complete_posts(store, batch_id), list(missing))
+
+
+def count_complete_posts(store: Store, batch_id: str) -> int:
+    """Posts of the batch that every one of its annotators has confirmed (as of the last pull)."""
+    return store.scalar(
         "SELECT COUNT(*) FROM (SELECT post_id FROM annotations WHERE batch_id = ? AND confirmed = 1 "
         "GROUP BY post_id HAVING COUNT(*) = (SELECT COUNT(*) FROM batch_annotators WHERE batch_id = ?))",
-        (batch_id, batch_id))
-    return BatchSummary(batch_id, posts, confirmed, {a: spans.get(a, 0) for a in confirmed}, annotated, list(missing))
+        (batch_id, batch_id)) or 0
 
 
 # -- entry points ---------------------------------------------------------------------------------

@@ -68,7 +68,10 @@ def test_served_demo_path_then_image_round(workspace: Workspace, doccano) -> Non
     assert run_cli("-w", workspace.root, *[a.replace("{sample}", str(sample_dir())) for a in pull]).exit_code == 0
     assert workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status = 'annotated'") == 60
 
-    # The image round: every kept image of the pushed posts, one classification project.
+    # The image round: every kept image of the pushed posts, one classification project (a few images
+    # here, to keep the test short: one upload and one meta update per image).
+    workspace.store.execute("UPDATE images SET status = 'dropped', drop_reason = 'test' WHERE post_id NOT IN "
+                            "(SELECT post_id FROM posts ORDER BY post_id LIMIT 3)")
     result = run_cli("-w", workspace.root, "annotate", "images")
     assert result.exit_code == 0, result.output
     batch = workspace.store.query("SELECT * FROM batches WHERE round = 'images'")[0]
@@ -98,3 +101,8 @@ def test_served_demo_path_then_image_round(workspace: Workspace, doccano) -> Non
                                         "WHERE image_id IN (?, ?)", (rows[0]["image_id"], rows[1]["image_id"])))
     assert status == {rows[0]["image_id"]: "dropped:unrelated_to_text", rows[1]["image_id"]: "kept:"}
     assert workspace.store.scalar("SELECT COUNT(*) FROM annotate_image_votes") == 6
+    report = json.loads(run_cli("-w", workspace.root, "annotate", "status", "--json").stdout)
+    images_batch = next(entry for entry in report if entry["round"] == "images")
+    assert (images_batch["posts"], images_batch["pushed"], images_batch["annotated"]) == (images, images, 2)
+    assert [(a["username"], a["confirmed"]) for a in images_batch["annotators"]] == [
+        ("ann_a", 2), ("ann_b", 2), ("ann_c", 2)]
