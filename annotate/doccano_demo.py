@@ -66,7 +66,3 @@ def push_main_step(root: Path) -> Optional[Sequence[str]]:
         workspace.close()
     return ["annotate", "push"] if passed else None
 
-
-def pull_step(batch_id: str, round_: str, zip_name: str) -> list[str]:
-    return ["annotate", "pull", "--from-export", f"{{sample}}/annotations/{zip_name}", "--batch", batch_id,
-            "--round", round_]

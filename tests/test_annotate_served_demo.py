@@ -32,6 +32,15 @@ def run_step(workspace: Workspace, step) -> list[str] | None:
     return args
 
 
+def demo_pull(workspace: Workspace, zip_name: str) -> None:
+    """Run the demo's own pull step for this zip (from DEMO_STEPS)."""
+    from cmner_build.commands.demo import DEMO_STEPS
+
+    (args,) = [step.args for step in DEMO_STEPS if not callable(step.args) and any(zip_name in a for a in step.args)]
+    result = run_cli("-w", workspace.root, *[arg.replace("{sample}", str(sample_dir())) for arg in args])
+    assert result.exit_code == 0, result.output
+
+
 def zip_posts(name: str) -> list[str]:
     with zipfile.ZipFile(ANNOTATIONS / name) as archive:
         return sorted(json.loads(line)["post_id"] for line in archive.read("ann_a.jsonl").decode().splitlines())
@@ -53,8 +62,7 @@ def test_served_demo_path_then_image_round(workspace: Workspace, doccano) -> Non
         assert sorted(m["username"] for m in api.list_members(pilot)) == ["admin", "ann_a", "ann_b", "ann_c"]
         assert len(api.list_examples(pilot)) == 20
     assert run_step(workspace, doccano_demo.push_main_step) is None  # the pilot has not passed yet
-    pull = doccano_demo.pull_step("pilot", "pilot", "pilot.zip")
-    assert run_cli("-w", workspace.root, *[a.replace("{sample}", str(sample_dir())) for a in pull]).exit_code == 0
+    demo_pull(workspace, "pilot.zip")
     assert workspace.store.scalar("SELECT COUNT(*) FROM annotations WHERE batch_id = 'pilot' AND confirmed = 1") == 60
 
     workspace.store.execute("INSERT INTO agreement_runs (created_at, round, strict_f1, passed) "
@@ -64,8 +72,7 @@ def test_served_demo_path_then_image_round(workspace: Workspace, doccano) -> Non
     assert [row["batch_id"] for row in main] == ["batch-0001"]
     assert sorted(r[0] for r in workspace.store.query(
         "SELECT post_id FROM batch_posts WHERE batch_id = 'batch-0001'")) == zip_posts("batch-0001.zip")
-    pull = doccano_demo.pull_step("batch-0001", "main", "batch-0001.zip")
-    assert run_cli("-w", workspace.root, *[a.replace("{sample}", str(sample_dir())) for a in pull]).exit_code == 0
+    demo_pull(workspace, "batch-0001.zip")
     assert workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status = 'annotated'") == 60
 
     # The image round: every kept image of the pushed posts, one classification project (a few images
