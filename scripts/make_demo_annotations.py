@@ -183,6 +183,14 @@ def spans_json(spans: list[Span]) -> list[list]:
     return [[span.start, span.end, span.label] for span in sorted(spans)]
 
 
+def compact_json(manifest: dict) -> str:
+    """Indented at the top, one line per post: small enough to read and to diff."""
+    posts = manifest["posts"]
+    head = json.dumps({key: value for key, value in manifest.items() if key != "posts"}, ensure_ascii=False, indent=1)
+    lines = [f"  {json.dumps(post_id)}: {json.dumps(entry, ensure_ascii=False)}" for post_id, entry in posts.items()]
+    return head[:-2] + ',\n "posts": {\n' + ",\n".join(lines) + "\n }\n}\n"
+
+
 def main() -> None:
     plans = plan(gold_posts())
     OUT.mkdir(parents=True, exist_ok=True)
@@ -207,7 +215,7 @@ def main() -> None:
             for post_id, entry in sorted(plans.items())
         },
     }
-    (OUT / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (OUT / "manifest.json").write_text(compact_json(manifest), encoding="utf-8")
     print(f"wrote {OUT}: pilot mean F1 {manifest['mean_pairwise_strict_f1']['pilot']}, "
           f"main mean F1 {manifest['mean_pairwise_strict_f1']['main']}")
 
