@@ -69,8 +69,8 @@ WORK = {
         "p06": spans("p06", ("北京国安", "ORG")),
     },
 }
-# ann1 and ann2 confirm everything (p05 with no entity: "confirmed, nothing to mark");
-# ann3 confirms p01-p03 and p06, has a span on p04 left unconfirmed... no: p04 untouched, p05 not seen.
+# ann1 and ann2 confirm everything (p05 with no entity: "confirmed, nothing to mark"); ann3 confirms
+# p01-p03 and p06, starts p04 without marking it done (below) and never opens p05.
 CONFIRMS = {
     "ann1": set(POSTS),
     "ann2": set(POSTS),
@@ -270,6 +270,6 @@ def test_clear_messages_and_unchanged_store_on_faults(workspace: Workspace, docc
     doccano.stop()
     down = run_cli("-w", workspace.root, "annotate", "pull")
     assert down.exit_code == 2 and f"cannot reach Doccano at {doccano.url}" in down.error
-    down_push = run_cli("-w", workspace.root, "annotate", "status", "--live")
-    assert down_push.exit_code == 2 and "doccano serve" in down_push.error
+    down_status = run_cli("-w", workspace.root, "annotate", "status", "--live")
+    assert down_status.exit_code == 2 and "doccano serve" in down_status.error
     assert snapshot(workspace) == before
