@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo test bench clean-venv doccano-venv
+
+# The local Doccano 1.8.4 server lives in its own venv (it needs pydantic 2, our client pydantic 1);
+# the annotate tests start a real server from it. Built by cmner-build itself, so the pins live in one place.
+DOCCANO_VENV := .venv-doccano
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +19,16 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/cmner-build demo
 
-test: $(BIN)/.installed
+$(DOCCANO_VENV)/.installed: | $(BIN)/.installed
+	$(BIN)/cmner-build doccano install --venv $(DOCCANO_VENV)
+
+doccano-venv: $(DOCCANO_VENV)/.installed
+
+test: $(BIN)/.installed $(DOCCANO_VENV)/.installed
 	$(BIN)/python -m pytest -q
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed $(DOCCANO_VENV)/.installed
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(DOCCANO_VENV)

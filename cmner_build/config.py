@@ -71,17 +71,32 @@ min_side = 100
 max_aspect_ratio = 4.0
 
 [doccano]
+# The Doccano server every annotate command talks to (`--url` overrides it).
 url = "http://127.0.0.1:8000"
 admin_user = "admin"
-# The admin password is read from this environment variable.
+# The admin password is read from this environment variable (never stored here).
 password_env = "DOCCANO_PASSWORD"
+# `cmner-build doccano serve`: its data folder (SQLite, media, pid, log), relative to the workspace;
+server_dir = "doccano"
+# its virtual environment, built on first use ("" = $CMNER_DOCCANO_VENV, else the checkout's
+# .venv-doccano when built, else ~/.cache/cmner-build/doccano-1.8.4); Doccano 1.8.4 needs
+# Python 3.8-3.11 ("" = found on PATH); gunicorn workers.
+server_venv = ""
+server_python = ""
+workers = 1
 
 [annotate]
-# Annotator usernames; each post is annotated by `per_post` of them.
+# Annotator usernames ([] = everyone added with `annotate users add`); each post of a main batch
+# is annotated by `per_post` of them, rotated so that work and pairings stay balanced.
 pool = []
 per_post = 3
-pilot_size = 100
 batch_size = 100
+# Markdown guideline shown in every project ("" = the bundled Chinese + English one).
+guideline = ""
+# Doccano project names are "<prefix> <batch id>" ("" = "cmner-<key of this workspace>").
+project_prefix = ""
+# New annotator passwords are appended here, readable by the owner only (mode 0600).
+password_file = "annotator-passwords.tsv"
 
 [agreement]
 # The pilot passes when mean pairwise strict span F1 reaches this (the paper's 90 %).

@@ -1,9 +1,330 @@
-"""Commands of the annotate stage (issue 5): registered on the app by `register`."""
+"""Commands of the annotate stage (issue 5): `annotate users add|push|pull|status|images`, `doccano serve|stop`.
+
+Only typer and the standard library are imported here; the work is imported inside each command.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from .common import open_ws, print_json
+
+URL_HELP = "Doccano server URL (default: [doccano] url in cmner.toml)."
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this stage's commands; empty until the stage is built."""
+    annotate_app = typer.Typer(help="Annotate in Doccano: annotators, pilot, batches of three, pull, progress.",
+                               no_args_is_help=True)
+    users_app = typer.Typer(help="Annotator accounts.", no_args_is_help=True)
+    users_app.command("add", epilog="Example: cmner-build annotate users add ann_a ann_b ann_c")(users_add)
+    annotate_app.add_typer(users_app, name="users")
+    annotate_app.command("push", epilog="Example: cmner-build annotate push --pilot 100   "
+                         "(then, after the pilot passed: cmner-build annotate push --batch-size 100)")(push)
+    annotate_app.command("pull", epilog="Example: cmner-build annotate pull   "
+                         "(or: cmner-build annotate pull --from-export batch-0001.zip)")(pull)
+    annotate_app.command("status", epilog="Example: cmner-build annotate status --live")(status)
+    annotate_app.command("images", epilog="Example: cmner-build annotate images   "
+                         "(then `cmner-build annotate pull` applies the choices)")(images)
+    app.add_typer(annotate_app, name="annotate")
+
+    doccano_app = typer.Typer(help="A local Doccano 1.8.4 server for labs without one.", no_args_is_help=True)
+    doccano_app.command("serve", epilog="Example: DOCCANO_PASSWORD=... cmner-build doccano serve --port 8000")(serve)
+    doccano_app.command("stop", epilog="Example: cmner-build doccano stop")(stop)
+    doccano_app.command("install", epilog="Example: cmner-build doccano install --venv .venv-doccano")(install)
+    app.add_typer(doccano_app, name="doccano")
+
+
+# -- annotate -------------------------------------------------------------------------------------
+
+
+def users_add(
+    ctx: typer.Context,
+    names: List[str] = typer.Argument(..., help="User names to create (letters, digits and @ . + - _)."),
+    url: Optional[str] = typer.Option(None, "--url", help=URL_HELP),
+    password_file: Optional[Path] = typer.Option(
+        None, "--password-file", help="Where new passwords are appended, mode 0600 "
+        "(default: [annotate] password_file, annotator-passwords.tsv in the workspace)."),
+) -> None:
+    """Create annotator accounts in Doccano with generated passwords, written once to an owner-only file."""
+    from annotate.doccano_connect import annotate_settings, connect_admin
+    from annotate.users import add_annotators, check_usernames
+    from cmner_build.console import info
+
+    check_usernames(names)
+    workspace = open_ws(ctx)
+    target = password_file or annotate_settings(workspace).password_file
+    with connect_admin(workspace, url) as api:
+        accounts = add_annotators(api, workspace.store, names, target)
+    created = [account.username for account in accounts if account.created]
+    existing = [account.username for account in accounts if not account.created]
+    if created:
+        info(f"created {', '.join(created)} on {api.url}; their passwords are in {target} (mode 0600): "
+             "hand each one over privately, then delete the file")
+    if existing:
+        info(f"{', '.join(existing)} already had accounts (passwords unchanged); added to the annotator list")
+
+
+def push(
+    ctx: typer.Context,
+    pilot: Optional[int] = typer.Option(None, "--pilot", help="Push a pilot of N random ready posts to every "
+                                        "annotator of the pool (one project) instead of the main batches."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Posts per batch (default: [annotate] batch_size, 100)."),
+    force: bool = typer.Option(False, "--force", help="Push main batches even though no pilot has passed."),
+    url: Optional[str] = typer.Option(None, "--url", help=URL_HELP),
+) -> None:
+    """Push ready posts to Doccano: a pilot for everyone, or batches of posts for rotating triples.
+
+    Idempotent: a second run, or a run after a crash or outage, creates no duplicate project or example."""
+    from annotate.doccano_connect import annotate_settings, connect_admin
+    from annotate.guideline import load_guideline
+    from annotate.push import push as push_posts, require_pilot_passed
+    from annotate.users import pool_annotators
+    from cmner_build.console import info, make_progress, warn
+    from cmner_build.errors import CmnerError
+
+    workspace = open_ws(ctx)
+    settings = annotate_settings(workspace)
+    if pilot is not None and pilot < 1:
+        raise CmnerError(f"--pilot must be at least 1, not {pilot}")
+    if batch_size is not None and batch_size < 1:
+        raise CmnerError(f"--batch-size must be at least 1, not {batch_size}")
+    if pilot is None and not force:
+        require_pilot_passed(workspace.store)  # before logging in: the clearest message first
+    elif pilot is None:
+        warn("--force: pushing main batches without a passed pilot")
+    pool = pool_annotators(workspace.store, settings.pool)
+    guideline = load_guideline(workspace.root, settings.guideline)
+    with connect_admin(workspace, url) as api, make_progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(batch_id: str, done: int, total: int) -> None:
+            if batch_id not in tasks:
+                tasks[batch_id] = bar.add_task(f"pushing {batch_id}", total=total, status="")
+            bar.update(tasks[batch_id], completed=done)
+
+        report = push_posts(api, workspace.store, pool=pool, guideline=guideline, seed=settings.seed,
+                            pilot_size=pilot, batch_size=batch_size or settings.batch_size, per_post=settings.per_post,
+                            force=True, prefix=settings.project_prefix, progress=progress)
+    if not report.batches:
+        info("nothing to push: every planned batch is in Doccano and no ready post is left"
+             if pilot is None else "the pilot is already in Doccano; pull it with `cmner-build annotate pull`")
+    for batch in report.batches:
+        extra = f", {batch.duplicates_removed} duplicates removed" if batch.duplicates_removed else ""
+        info(f"{batch.batch_id} ({batch.round}): project {batch.project_id} {batch.project_name!r}, "
+             f"{batch.posts} posts ({batch.uploaded} uploaded now, {batch.already_there} already there{extra}), "
+             f"annotators {', '.join(batch.annotators)}")
+    if report.batches:
+        info(f"annotators work at {report.url}; then run `cmner-build annotate pull`")
+
+
+def pull(
+    ctx: typer.Context,
+    batch: Optional[List[str]] = typer.Option(None, "--batch", help="Only this batch (repeatable); with "
+                                              "--from-export, the batch the zip belongs to (created if new)."),
+    from_export: Optional[Path] = typer.Option(None, "--from-export", help="A Doccano per-user JSONL export zip "
+                                               "handed over, instead of the server (works offline)."),
+    round_: Optional[str] = typer.Option(None, "--round", help="pilot or main: the round of a batch "
+                                         "--from-export creates (default: pilot for batch 'pilot', else main)."),
+    url: Optional[str] = typer.Option(None, "--url", help=URL_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+) -> None:
+    """Pull each annotator's spans (converted to code points, validated) and confirmations into the store."""
+    from annotate.doccano_connect import connect_admin, doccano_settings
+    from annotate.pull import pull_from_export, pull_from_server
+    from annotate.image_relevance import pull_image_votes
+    from cmner_build.console import info, warn
+    from cmner_build.errors import CmnerError
+
+    workspace = open_ws(ctx)
+    if from_export is not None:
+        if len(batch or []) > 1:
+            raise CmnerError("--from-export takes one --batch")
+        if not from_export.is_file():
+            raise CmnerError(f"{from_export}: no such file")
+        admin = doccano_settings(workspace).admin_user
+        report = pull_from_export(workspace.store, from_export, batch_id=(batch or [None])[0], round_=round_,
+                                  exclude_users=(admin,))
+        images = None
+    else:
+        if round_ is not None:
+            raise CmnerError("--round only goes with --from-export")
+        with connect_admin(workspace, url) as api:
+            report = pull_from_server(api, workspace.store, batch or None)
+            images = pull_image_votes(api, workspace.store) if not batch else None
+    for note in report.notes[:10]:
+        warn(note)
+    if as_json:
+        from dataclasses import asdict
+
+        print_json({"batches": [asdict(summary) for summary in report.batches],
+                    "posts_annotated": report.posts_annotated, "posts_reopened": report.posts_reopened,
+                    "images": None if images is None else asdict(images)})
+        return
+    for summary in report.batches:
+        done = ", ".join(f"{name} {count}/{summary.posts}" for name, count in summary.confirmed.items())
+        info(f"{summary.batch_id}: confirmed {done}; {summary.annotated}/{summary.posts} posts complete")
+        if summary.missing_annotators:
+            warn(f"{summary.batch_id}: no export file for {', '.join(summary.missing_annotators)} (not a member?)")
+    info(f"{report.posts_annotated} posts became 'annotated'"
+         + (f", {report.posts_reopened} went back to 'annotating' (un-confirmed)" if report.posts_reopened else ""))
+    if images is not None and images.batches:
+        info(f"images: {images.votes} choices pulled, {images.dropped} images dropped as unrelated_to_text")
+
+
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout instead of a table."),
+    live: bool = typer.Option(False, "--live", help="Also ask Doccano how many examples each annotator has done now."),
+    url: Optional[str] = typer.Option(None, "--url", help=URL_HELP),
+) -> None:
+    """Progress per batch and annotator: posts pushed, confirmed per annotator, posts complete."""
+    from annotate.doccano_connect import connect_admin
+    from annotate.progress import batch_progress
+
+    workspace = open_ws(ctx)
+    if live:
+        with connect_admin(workspace, url) as api:
+            batches = batch_progress(workspace.store, api)
+    else:
+        batches = batch_progress(workspace.store)
+    if as_json:
+        print_json([batch.as_dict() for batch in batches])
+        return
+    from rich.table import Table
+
+    from cmner_build.console import info, out
+
+    if not batches:
+        info("no batch yet: start with `cmner-build annotate push --pilot 100`")
+        return
+    table = Table(title="annotation progress")
+    for column in ("batch", "round", "project", "posts", "pushed", "annotator", "confirmed", "spans", "complete"):
+        table.add_column(column, justify="right" if column in ("posts", "pushed", "confirmed", "spans", "complete") else "left")
+    if live:
+        table.add_column("done now", justify="right")
+    for batch in batches:
+        for index, annotator in enumerate(batch.annotators or [None]):
+            first = index == 0
+            row = [
+                batch.batch_id if first else "", batch.round if first else "",
+                (str(batch.project_id) if batch.project_id is not None else "-") if first else "",
+                str(batch.posts) if first else "", str(batch.pushed) if first else "",
+                annotator.username if annotator else "-",
+                f"{annotator.confirmed}/{batch.posts}" if annotator else "", str(annotator.spans) if annotator else "",
+                f"{batch.annotated}/{batch.posts}" if first else "",
+            ]
+            if live:
+                row.append(batch.live_error or "" if annotator is None or annotator.done_live is None
+                           else str(annotator.done_live))
+            table.add_row(*row, end_section=index == len(batch.annotators or [None]) - 1)
+    out.print(table)
+
+
+def images(
+    ctx: typer.Context,
+    url: Optional[str] = typer.Option(None, "--url", help=URL_HELP),
+    annotators: Optional[str] = typer.Option(None, "--annotators", help="Comma-separated annotators "
+                                             "(default: the whole pool)."),
+) -> None:
+    """Push the kept images of pushed posts to an image-classification project: annotators mark the ones
+    unrelated to the text; `annotate pull` then drops those images (reason unrelated_to_text)."""
+    from annotate.doccano_connect import annotate_settings, connect_admin
+    from annotate.image_relevance import push_images
+    from annotate.users import check_usernames, pool_annotators
+    from cmner_build.console import info
+
+    workspace = open_ws(ctx)
+    settings = annotate_settings(workspace)
+    names = check_usernames(annotators.split(",")) if annotators else pool_annotators(workspace.store, settings.pool)
+    with connect_admin(workspace, url) as api:
+        report = push_images(api, workspace.store, workspace.images_dir, names, prefix=settings.project_prefix)
+    if report is None:
+        info("no kept image of a pushed post is waiting for a relevance check")
+        return
+    info(f"{report.batch_id}: project {report.project_id}, {report.images} images "
+         f"({report.uploaded} uploaded now), annotators {', '.join(report.annotators)}")
+
+
+# -- doccano --------------------------------------------------------------------------------------
+
+
+def serve(
+    ctx: typer.Context,
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default: the port of [doccano] url, else 8000)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes it to the network."),
+    venv: Optional[Path] = typer.Option(None, "--venv", help="The server's virtual environment (built on first "
+                                        "use; default: $CMNER_DOCCANO_VENV, [doccano] server_venv, the checkout's "
+                                        ".venv-doccano, else ~/.cache/cmner-build/doccano-1.8.4)."),
+    python: Optional[str] = typer.Option(None, "--python", help="Python 3.8-3.11 to build that venv with."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="gunicorn workers (default: [doccano] workers, 1)."),
+) -> None:
+    """Start a local Doccano 1.8.4 (own venv, SQLite in the workspace, 127.0.0.1) in the background."""
+    from urllib.parse import urlparse
+
+    from annotate.doccano_connect import doccano_settings
+    from annotate.doccano_server import (
+        database_exists, default_venv_path, ensure_server_venv, generate_password, init_database, start_server,
+    )
+    from cmner_build.console import info, warn
+
+    workspace = open_ws(ctx)
+    settings = doccano_settings(workspace)
+    parsed = urlparse(settings.url)
+    chosen_port = port or (parsed.port if parsed.hostname in ("127.0.0.1", "localhost") and parsed.port else 8000)
+    server_venv = ensure_server_venv(venv or default_venv_path(settings.server_venv),
+                                     python or settings.server_python or None, log=info)
+    generated = None
+    if not database_exists(settings.server_dir):
+        password = os.environ.get(settings.password_env)
+        if not password:
+            password = generated = generate_password()
+        info(f"initialising the Doccano database in {settings.server_dir} (once)")
+        init_database(server_venv, settings.server_dir, settings.admin_user, password)
+    record = start_server(server_venv, settings.server_dir, host=host, port=chosen_port,
+                          workers=workers or settings.workers)
+    info(f"Doccano {record.url} is running (pid {record.pid}; data {settings.server_dir}; log "
+         f"{settings.server_dir / 'server.log'}); stop it with `cmner-build doccano stop`")
+    if host != "127.0.0.1":
+        warn(f"bound to {host}: anyone who can reach this machine can reach the server")
+    if generated:
+        # Shown once, on purpose: it is stored nowhere (only Doccano holds its hash).
+        info(f"admin {settings.admin_user!r} password (shown once): {generated}")
+        info(f"export {settings.password_env}='{generated}' for the other commands")
+    if record.url != settings.url:
+        info(f"[doccano] url in cmner.toml is {settings.url}: pass --url {record.url} or edit it")
+
+
+def stop(ctx: typer.Context) -> None:
+    """Stop the Doccano server that `doccano serve` started, by its recorded process id."""
+    from annotate.doccano_connect import doccano_settings
+    from annotate.doccano_server import stop_server
+    from cmner_build.console import info
+
+    workspace = open_ws(ctx)
+    record = stop_server(doccano_settings(workspace).server_dir)
+    if record is None:
+        info("no Doccano server started by `cmner-build doccano serve` is recorded here")
+    else:
+        info(f"stopped the Doccano server at {record.url} (pid {record.pid})")
+
+
+def install(
+    venv: Optional[Path] = typer.Option(None, "--venv", help="Where to build it (default: as for `serve`)."),
+    python: Optional[str] = typer.Option(None, "--python", help="Python 3.8-3.11 to build it with."),
+) -> None:
+    """Build the Doccano 1.8.4 server venv (doccano==1.8.4, marshmallow<4, numpy<2) without starting it.
+
+    `serve` does this on first use; `make test` calls it for the tests' server. Needs no workspace."""
+    from annotate.doccano_server import default_venv_path, ensure_server_venv, venv_is_ready
+    from cmner_build.console import info
+
+    target = venv or default_venv_path()
+    if venv_is_ready(target):
+        info(f"the Doccano server venv {target} is ready")
+        return
+    ensure_server_venv(target, python, log=info)
+    info(f"built the Doccano server venv {target}")

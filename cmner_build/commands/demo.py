@@ -25,8 +25,19 @@ def sample_dir() -> Path:
 class DemoStep:
     title: str
     # Command-line arguments after `cmner-build -w DIR`, with {sample} for the sample folder;
-    # or a callable (workspace path) -> arguments, for steps that choose at run time.
-    args: Union[Sequence[str], Callable[[Path], Sequence[str]]]
+    # or a callable (workspace path) -> arguments, for steps that choose at run time (None: skip it).
+    args: Union[Sequence[str], Callable[[Path], Optional[Sequence[str]]]]
+
+
+def _annotate_step(name: str) -> Callable[[Path], Optional[Sequence[str]]]:
+    """A step of annotate/doccano_demo.py, imported when the step runs (not at CLI start)."""
+
+    def step(root: Path) -> Optional[Sequence[str]]:
+        from annotate import doccano_demo
+
+        return getattr(doccano_demo, name)(root)
+
+    return step
 
 
 DEMO_STEPS: list[DemoStep] = [
@@ -36,6 +47,18 @@ DEMO_STEPS: list[DemoStep] = [
     # Export needs gold posts, which the annotate / agreement stages produce after the crawl; until
     # they join the demo it ends with the statistics of what was crawled.
     DemoStep("Corpus statistics (Table 1, distributions, leak audit)", ["stats"]),
+    # annotate (issue 5): with a served Doccano the accounts and pushes go there; the annotators' work
+    # always comes from the bundled export zips (nobody annotates during a demo).
+    DemoStep("Annotator accounts (served Doccano only)", _annotate_step("users_step")),
+    DemoStep("Push a 20-post pilot to every annotator (served Doccano only)", _annotate_step("push_pilot_step")),
+    DemoStep("Pull the pilot: three annotators' export (bundled)",
+             ["annotate", "pull", "--from-export", "{sample}/annotations/pilot.zip", "--batch", "pilot",
+              "--round", "pilot"]),
+    DemoStep("Push the main batch to a triple (served Doccano, pilot passed)", _annotate_step("push_main_step")),
+    DemoStep("Pull the main batch: three annotators' export (bundled)",
+             ["annotate", "pull", "--from-export", "{sample}/annotations/batch-0001.zip", "--batch", "batch-0001",
+              "--round", "main"]),
+    DemoStep("Annotation progress per batch and annotator", ["annotate", "status"]),
 ]
 
 
@@ -66,8 +89,11 @@ def demo(ctx: typer.Context) -> None:
     sample = str(sample_dir())
     for number, step in enumerate(DEMO_STEPS, start=1):
         args = step.args(root) if callable(step.args) else step.args
-        args = [arg.replace("{sample}", sample) for arg in args]
         err.rule(f"[bold]{number}. {step.title}")
+        if args is None:
+            err.print("skipped (offline)", style="dim")
+            continue
+        args = [arg.replace("{sample}", sample) for arg in args]
         err.print(f"$ cmner-build -w {root} {' '.join(args)}", style="dim", highlight=False, markup=False)
         app(["-w", str(root), *args], standalone_mode=False)
     err.rule("[bold green]demo finished")

@@ -1,0 +1,325 @@
+"""Push posts to Doccano: plan batches in the store first, then make the server match the plan.
+
+Idempotent by construction: the plan (batch, its annotators, its posts and their text) is committed
+before anything is sent; projects are found by name before one is created; examples are found by the
+post id in their meta before anything is uploaded; duplicates left by an interrupted import are
+deleted. So a second run, or a run after a crash or a server outage half-way, finishes the job
+without creating a second project or a second example for any post.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from cmner_build.errors import CmnerError
+from cmner_build.store import Store, utc_now
+
+from .batching import pilot_sample, rotate_triples, split_into_batches
+from .doccano_api import DoccanoAPI, DoccanoError, DoccanoNotFound
+from .doccano_examples import example_record
+from .doccano_projects import ensure_members, ensure_sequence_labeling_project, examples_by_post
+from .schema import corpus_key, migrate
+from .users import register_annotators
+
+PILOT_BATCH_ID = "pilot"
+TEXT_ROUNDS = ("pilot", "main")
+UPLOAD_CHUNK = 1000
+
+
+class PilotGateError(CmnerError):
+    """The main rounds wait for a pilot that passed the agreement threshold."""
+
+
+@dataclass
+class BatchPush:
+    batch_id: str
+    round: str
+    project_id: int
+    project_name: str
+    annotators: list[str]
+    posts: int
+    uploaded: int  # examples sent in this run
+    already_there: int  # examples the server held before this run
+    duplicates_removed: int = 0
+
+
+@dataclass
+class PushReport:
+    url: str
+    planned: list[str] = field(default_factory=list)  # batches created by this run
+    batches: list[BatchPush] = field(default_factory=list)
+
+    @property
+    def uploaded(self) -> int:
+        return sum(batch.uploaded for batch in self.batches)
+
+
+# -- planning (store only) ------------------------------------------------------------------------
+
+
+def project_name(store: Store, batch_id: str, prefix: str = "") -> str:
+    return f"{prefix or 'cmner-' + corpus_key(store)} {batch_id}"
+
+
+def unbatched_ready_posts(store: Store) -> list[str]:
+    """Posts in status 'ready' that no pilot or main batch holds yet."""
+    rows = store.query(
+        """SELECT post_id FROM posts WHERE status = 'ready' AND post_id NOT IN (
+               SELECT bp.post_id FROM batch_posts bp JOIN batches b USING (batch_id)
+               WHERE b.round IN ('pilot', 'main'))
+           ORDER BY post_id"""
+    )
+    return [row["post_id"] for row in rows]
+
+
+def _create_batch(store: Store, batch_id: str, round_: str, name: str, annotators: Sequence[str],
+                  post_ids: Sequence[str], meta: dict) -> None:
+    """One transaction: the batch, its annotators and its posts with their text as pushed."""
+    register_annotators(store, annotators)
+    with store.transaction():
+        store.execute(
+            "INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) VALUES (?, ?, NULL, ?, ?, ?)",
+            (batch_id, round_, name, utc_now(), json.dumps(meta, sort_keys=True)),
+        )
+        store.connection.executemany(
+            "INSERT INTO batch_annotators (batch_id, annotator) VALUES (?, ?)", [(batch_id, a) for a in annotators]
+        )
+        store.connection.executemany(
+            "INSERT INTO batch_posts (batch_id, post_id, text, example_id) "
+            "SELECT ?, post_id, text, NULL FROM posts WHERE post_id = ?",
+            [(batch_id, post_id) for post_id in post_ids],
+        )
+        store.log_event("annotate", "plan", f"planned {round_} batch {batch_id}: {len(post_ids)} posts, "
+                        f"annotators {', '.join(annotators)}", batch_id=batch_id)
+
+
+def plan_pilot(store: Store, pool: Sequence[str], size: int, seed: int, prefix: str = "") -> tuple[str, bool]:
+    """The pilot batch: a seeded random sample of ready posts for every annotator of the pool.
+    Returns (batch id, created now); an existing pilot is kept as it is (resume)."""
+    migrate(store)
+    if store.scalar("SELECT 1 FROM batches WHERE batch_id = ?", (PILOT_BATCH_ID,)):
+        return PILOT_BATCH_ID, False
+    if len(pool) < 2:
+        raise CmnerError(f"the pilot needs at least two annotators in the pool (it has {len(pool)}): "
+                         "add them with `cmner-build annotate users add NAME...` or [annotate] pool")
+    candidates = unbatched_ready_posts(store)
+    if not candidates:
+        raise CmnerError("no post is in status 'ready': clean the corpus and check images first")
+    sample = pilot_sample(candidates, size, seed)
+    _create_batch(store, PILOT_BATCH_ID, "pilot", project_name(store, PILOT_BATCH_ID, prefix), list(pool), sample,
+                  {"seed": seed, "requested_size": size})
+    return PILOT_BATCH_ID, True
+
+
+def latest_pilot_gate(store: Store) -> tuple[bool, str]:
+    """(passed, why) from the latest agreement run of round 'pilot' (written by `agreement`)."""
+    row = store.query(
+        "SELECT run_id, created_at, strict_f1, passed FROM agreement_runs WHERE round = 'pilot' "
+        "ORDER BY created_at DESC, run_id DESC LIMIT 1"
+    )
+    if not row:
+        return False, "no pilot agreement has been measured yet"
+    run = row[0]
+    f1 = "n/a" if run["strict_f1"] is None else f"{run['strict_f1']:.3f}"
+    if run["passed"] == 1:
+        return True, f"pilot passed on {run['created_at']} (strict F1 {f1})"
+    return False, f"the latest pilot agreement ({run['created_at']}) did not pass (strict F1 {f1})"
+
+
+def require_pilot_passed(store: Store) -> str:
+    passed, why = latest_pilot_gate(store)
+    if not passed:
+        raise PilotGateError(
+            f"main batches wait for a pilot that passed: {why}. Run `cmner-build annotate pull` and "
+            "`cmner-build agreement --round pilot` (mean pairwise strict span F1 must reach [agreement] "
+            "pilot_threshold), retrain and repeat the pilot if needed, or pass --force to push anyway"
+        )
+    return why
+
+
+def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_post: int, seed: int,
+                      prefix: str = "") -> list[str]:
+    """New main batches from the ready posts no batch holds: seeded shuffle (topics mix across batches),
+    chunks of batch_size, annotator groups continuing the balanced rotation. Returns the new batch ids."""
+    migrate(store)
+    candidates = unbatched_ready_posts(store)
+    if not candidates:
+        return []
+    if len(pool) < per_post:
+        raise CmnerError(f"each post needs {per_post} annotators but the pool has {len(pool)} "
+                         f"({', '.join(pool) or 'nobody'}): add some with `cmner-build annotate users add`")
+    random.Random(seed).shuffle(candidates)
+    chunks = split_into_batches(candidates, batch_size)
+    existing = store.query("SELECT batch_id FROM batches WHERE round = 'main' ORDER BY batch_id")
+    previous = [
+        [row["annotator"] for row in store.query(
+            "SELECT annotator FROM batch_annotators WHERE batch_id = ? ORDER BY annotator", (batch["batch_id"],))]
+        for batch in existing
+    ]
+    groups = rotate_triples(pool, len(chunks), per_post, previous=previous)
+    number = max((int(b["batch_id"].rsplit("-", 1)[1]) for b in existing if b["batch_id"].rsplit("-", 1)[-1].isdigit()),
+                 default=0)
+    created = []
+    for chunk, group in zip(chunks, groups):
+        number += 1
+        batch_id = f"batch-{number:04d}"
+        _create_batch(store, batch_id, "main", project_name(store, batch_id, prefix), group, chunk,
+                      {"seed": seed, "batch_size": batch_size})
+        created.append(batch_id)
+    return created
+
+
+def unfinished_batches(store: Store, rounds: Sequence[str] = TEXT_ROUNDS) -> list[str]:
+    """Batches whose project is not created yet or that hold a post without a Doccano example id
+    (batches made by `pull --from-export` were annotated elsewhere and are never pushed)."""
+    marks = ",".join("?" * len(rounds))
+    rows = store.query(
+        f"""SELECT b.batch_id FROM batches b WHERE b.round IN ({marks})
+              AND json_extract(b.meta, '$.source') IS NOT 'export'  -- pulled from a hand-over zip: done elsewhere
+              AND (b.project_id IS NULL OR EXISTS (
+                SELECT 1 FROM batch_posts bp WHERE bp.batch_id = b.batch_id AND bp.example_id IS NULL))
+            ORDER BY CASE b.round WHEN 'pilot' THEN 0 ELSE 1 END, b.batch_id""",
+        list(rounds),
+    )
+    return [row["batch_id"] for row in rows]
+
+
+# -- making the server match the plan -------------------------------------------------------------
+
+
+def _batch_row(store: Store, batch_id: str):
+    rows = store.query("SELECT * FROM batches WHERE batch_id = ?", (batch_id,))
+    if not rows:
+        raise CmnerError(f"no batch {batch_id!r} in the store")
+    return rows[0]
+
+
+def check_project(api: DoccanoAPI, batch_id: str, project_id: int, name: str) -> None:
+    """The batch's recorded project must exist on this server under the recorded name."""
+    try:
+        project = api.get_project(project_id)
+    except DoccanoNotFound:
+        raise DoccanoNotFound(
+            f"batch {batch_id}: its Doccano project {project_id} ({name!r}) is missing on {api.url}; it was "
+            "deleted, or --url points at another server. The store is unchanged; restore the server or point "
+            "--url at the right one"
+        ) from None
+    if project.get("name") != name:
+        raise DoccanoError(
+            f"batch {batch_id}: project {project_id} on {api.url} is called {project.get('name')!r}, not {name!r}; "
+            "--url points at another server than the one this batch was pushed to"
+        )
+
+
+def push_batch(api: DoccanoAPI, store: Store, batch_id: str, guideline: str, *,
+               upload_chunk: int = UPLOAD_CHUNK, progress: Callable[[int], None] | None = None) -> BatchPush:
+    """Create (or find) the batch's project, its members and one example per post; record the ids."""
+    batch = _batch_row(store, batch_id)
+    annotators = [row["annotator"] for row in store.query(
+        "SELECT annotator FROM batch_annotators WHERE batch_id = ? ORDER BY annotator", (batch_id,))]
+    posts = {row["post_id"]: row["text"] for row in store.query(
+        "SELECT post_id, text FROM batch_posts WHERE batch_id = ? ORDER BY post_id", (batch_id,))}
+    name = batch["project_name"]
+    fresh = False
+    if batch["project_id"] is None:
+        description = f"cmner-build {batch['round']} batch {batch_id}: {len(posts)} posts, annotators {', '.join(annotators)}"
+        # Found by name when an earlier run created it but died before recording the id.
+        known = {project["id"] for project in api.find_projects_by_name(name)}
+        project_id = ensure_sequence_labeling_project(api, name, description=description, guideline=guideline)
+        fresh = project_id not in known
+        with store.transaction():
+            store.execute("UPDATE batches SET project_id = ?, meta = json_set(meta, '$.url', ?) WHERE batch_id = ?",
+                          (project_id, api.url, batch_id))
+    else:
+        project_id = int(batch["project_id"])
+        check_project(api, batch_id, project_id, name)
+        ensure_sequence_labeling_project(api, name, description=name, guideline=guideline)
+    ensure_members(api, project_id, annotators)
+
+    held, removed = ({}, 0) if fresh else _reconcile(api, batch_id, project_id, posts)
+    already = sum(1 for post_id in posts if post_id in held)
+    missing = [post_id for post_id in posts if post_id not in held]
+    for start in range(0, len(missing), upload_chunk):
+        chunk = missing[start : start + upload_chunk]
+        errors = api.upload_jsonl(project_id, [example_record(post_id, posts[post_id], batch_id=batch_id)
+                                               for post_id in chunk], file_name=f"{batch_id}.jsonl")
+        if errors:
+            raise DoccanoError(f"batch {batch_id}: Doccano reported import errors: {errors[:3]}")
+        if progress is not None:
+            progress(len(chunk))
+    final = held
+    if missing:
+        final, removed_after_upload = _reconcile(api, batch_id, project_id, posts)
+        removed += removed_after_upload
+    lost = [post_id for post_id in posts if post_id not in final]
+    if lost:
+        raise DoccanoError(f"batch {batch_id}: {len(lost)} posts are still missing in project {project_id} after "
+                           f"the upload (e.g. {lost[0]}); run the push again")
+    _record_examples(store, batch_id, {post_id: final[post_id][0][0] for post_id in posts})
+    return BatchPush(batch_id, batch["round"], project_id, name, annotators, len(posts), len(missing), already, removed)
+
+
+def _reconcile(api: DoccanoAPI, batch_id: str, project_id: int, posts: dict[str, str]) -> tuple[dict[str, list], int]:
+    """What the project holds per post after deleting duplicate examples (the oldest one stays), and how
+    many were deleted."""
+    held = examples_by_post(api, project_id)
+    duplicates = [example_id for entries in held.values() for example_id, _ in entries[1:]]
+    if duplicates:
+        api.delete_examples(project_id, duplicates)
+        held = {post_id: entries[:1] for post_id, entries in held.items()}
+    for post_id, entries in held.items():
+        if post_id in posts and entries[0][1] != posts[post_id]:
+            raise DoccanoError(
+                f"batch {batch_id}, post {post_id}: the text of example {entries[0][0]} in project {project_id} "
+                "differs from the text pushed; it was edited in Doccano. Restore it there, then push again"
+            )
+    return held, len(duplicates)
+
+
+def _record_examples(store: Store, batch_id: str, example_ids: dict[str, int]) -> None:
+    """Example ids into batch_posts; pushed posts go from 'ready' to 'annotating'."""
+    with store.transaction():
+        store.connection.executemany(
+            "UPDATE batch_posts SET example_id = ? WHERE batch_id = ? AND post_id = ?",
+            [(example_id, batch_id, post_id) for post_id, example_id in example_ids.items()],
+        )
+        store.connection.executemany(
+            "UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ? AND status = 'ready'",
+            [(utc_now(), post_id) for post_id in example_ids],
+        )
+        store.log_event("annotate", "push", f"batch {batch_id}: {len(example_ids)} examples in Doccano",
+                        batch_id=batch_id)
+
+
+def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, seed: int,
+         pilot_size: int | None = None, batch_size: int = 100, per_post: int = 3, force: bool = False,
+         prefix: str = "", upload_chunk: int = UPLOAD_CHUNK,
+         progress: Callable[[str, int, int], None] | None = None) -> PushReport:
+    """`annotate push`: plan the pilot (pilot_size given) or the main batches, then push every unfinished
+    batch. progress(batch_id, posts_done, posts_total) is called as examples go up."""
+    migrate(store)
+    report = PushReport(api.url)
+    if pilot_size is not None:
+        batch_id, created = plan_pilot(store, pool, pilot_size, seed, prefix)
+        if created:
+            report.planned.append(batch_id)
+        todo = [batch_id] if batch_id in unfinished_batches(store) else []
+    else:
+        if not force:
+            require_pilot_passed(store)
+        report.planned += plan_main_batches(store, pool, batch_size, per_post, seed, prefix)
+        todo = [batch_id for batch_id in unfinished_batches(store) if batch_id != PILOT_BATCH_ID]
+    for batch_id in todo:
+        total = store.scalar("SELECT COUNT(*) FROM batch_posts WHERE batch_id = ?", (batch_id,))
+        done = [0]
+
+        def advance(n: int, batch_id: str = batch_id, total: int = total, done: list = done) -> None:
+            done[0] += n
+            if progress is not None:
+                progress(batch_id, done[0], total)
+
+        report.batches.append(push_batch(api, store, batch_id, guideline, upload_chunk=upload_chunk, progress=advance))
+    return report
