@@ -46,7 +46,7 @@ def _batches_in_scope(store: Store, scope: str, batch_id: str | None) -> list[st
     rounds = ("pilot",) if scope == "pilot" else ANNOTATION_ROUNDS
     marks = ", ".join("?" for _ in rounds)
     rows = store.query(
-        f"SELECT batch_id, round FROM batches WHERE round IN ({marks}) ORDER BY created_at, batch_id", rounds
+        f"SELECT batch_id, round FROM batches WHERE round IN ({marks}) ORDER BY created_at, rowid", rounds
     )
     if batch_id is None:
         return [row["batch_id"] for row in rows]

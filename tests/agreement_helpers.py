@@ -56,3 +56,21 @@ def add_batch(
 
 def spans(*triples: tuple[int, int, str]) -> tuple[Span, ...]:
     return tuple(Span(*triple) for triple in triples)
+
+
+def exported_line(record: dict, example_id: int, label: list | None = None, comments: Sequence[str] = ()) -> dict:
+    """What Doccano's per-user export writes for an imported record (notes/doccano.md §2.9): id, text, the
+    meta flattened to the top level, `label` sorted (the user's spans, UTF-16 offsets) and `Comments`."""
+    meta = {key: value for key, value in record.items() if key not in ("text", "label")}
+    spans = record["label"] if label is None else label
+    return {"id": example_id, "text": record["text"], **meta, "label": sorted(spans), "Comments": list(comments)}
+
+
+def export_zip(path, files: Mapping[str, Sequence[dict]]) -> None:
+    """A zip shaped like Doccano's JSONL export: one `<username>.jsonl` per project member."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for username, lines in files.items():
+            archive.writestr(f"{username}.jsonl", "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
