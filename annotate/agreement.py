@@ -21,14 +21,15 @@ from cmner_build.model import LABELS, Span
 
 from .agreement_bootstrap import bootstrap, percentile_interval
 from .agreement_chars import (
+    CODE_OF_LABEL,
     NONE_CODE,
     alpha_from_coincidences,
     coincidences,
+    coincidences_by_post,
     cohen_from_table,
-    cohen_table,
     fleiss_from_parts,
     fleiss_parts,
-    label_codes,
+    fleiss_parts_by_post,
     value_counts,
     without_none_agreement,
 )
@@ -89,49 +90,67 @@ class _Tables:
         self.posts = posts
         self.annotators = sorted({name for post in posts for name in post.spans_by_annotator})
         self.pairs = sorted({pair for post in posts for pair in combinations(post.annotators, 2)})
-        pair_index = {pair: index for index, pair in enumerate(self.pairs)}
+        self.pair_index = {pair: index for index, pair in enumerate(self.pairs)}
         n, n_pairs = len(posts), len(self.pairs)
         self.span_counts = np.zeros((n, n_pairs, len(METRIC_NAMES), 3), dtype=np.float64)
         self.pair_posts = np.zeros(n_pairs, dtype=np.int64)
         self.confusion = np.zeros((n_pairs, len(CONFUSION_LABELS), len(CONFUSION_LABELS)), dtype=np.int64)
-        self.cohen = np.zeros((n_pairs, len(CONFUSION_LABELS), len(CONFUSION_LABELS)), dtype=np.float64)
-        self.coincidence = np.zeros((n, len(CHAR_VARIANTS), len(CONFUSION_LABELS), len(CONFUSION_LABELS)))
-        self.raters = np.zeros(n, dtype=np.int64)
-        self.unit_counts: list[np.ndarray] = []  # per post: (chars, categories) rater counts
+        self.raters = np.array([len(post.spans_by_annotator) for post in posts], dtype=np.int64)
         self.post_scores = np.full(n, np.nan)
-        self.mentions = Counter()
+        self.mentions: Counter = Counter()
         for i, post in enumerate(posts):
-            names = post.annotators
-            self.raters[i] = len(names)
-            codes = np.stack([label_codes(len(post.text), post.spans_by_annotator[name]) for name in names])
-            counts = value_counts(codes)
-            self.unit_counts.append(counts)
-            annotated = counts[:, NONE_CODE] < len(names)
-            self.coincidence[i, 0] = coincidences(counts)
-            self.coincidence[i, 1] = coincidences(counts[annotated])
-            scores = []
-            for (ia, a), (ib, b) in combinations(enumerate(names), 2):
-                k = pair_index[(a, b)]
-                spans_a, spans_b = post.spans_by_annotator[a], post.spans_by_annotator[b]
-                self.span_counts[i, k] = pair_counts(spans_a, spans_b)
-                self.pair_posts[k] += 1
-                self.confusion[k] += confusion_matrix(spans_a, spans_b)
-                self.cohen[k] += cohen_table(codes[ia], codes[ib])
-                scores.append(post_f1(spans_a, spans_b))
-            if scores:
-                self.post_scores[i] = float(np.mean(scores))
-            for name in names:
-                for span in post.spans_by_annotator[name]:
-                    self.mentions[span.label] += 1.0 / len(names)
+            self._add_spans(i, post)
         multi = self.raters[self.raters >= 2]
         # Fleiss' kappa needs the same number of raters on every unit: use the most common one.
         self.fleiss_raters = int(np.bincount(multi).argmax()) if multi.size else 0
+        self.cohen = np.zeros((n_pairs, len(CONFUSION_LABELS), len(CONFUSION_LABELS)), dtype=np.float64)
+        self.coincidence = np.zeros((n, len(CHAR_VARIANTS), len(CONFUSION_LABELS), len(CONFUSION_LABELS)))
         self.fleiss = np.zeros((n, len(CHAR_VARIANTS), 2 + len(CONFUSION_LABELS)))
-        for i, counts in enumerate(self.unit_counts):
-            if self.raters[i] == self.fleiss_raters:
-                annotated = counts[:, NONE_CODE] < self.raters[i]
-                self.fleiss[i, 0] = fleiss_parts(counts)
-                self.fleiss[i, 1] = fleiss_parts(counts[annotated])
+        self.unit_counts: list[np.ndarray] = []  # per group of posts with the same raters: (chars, categories)
+        for raters in sorted(set(self.raters.tolist())):
+            self._add_characters(raters, [i for i in range(n) if self.raters[i] == raters])
+
+    def _add_spans(self, i: int, post: AnnotatedPost) -> None:
+        scores = []
+        for a, b in combinations(post.annotators, 2):
+            k = self.pair_index[(a, b)]
+            spans_a, spans_b = post.spans_by_annotator[a], post.spans_by_annotator[b]
+            self.span_counts[i, k] = pair_counts(spans_a, spans_b)
+            self.pair_posts[k] += 1
+            self.confusion[k] += confusion_matrix(spans_a, spans_b)
+            scores.append(post_f1(spans_a, spans_b))
+        if scores:
+            self.post_scores[i] = float(np.mean(scores))
+        for spans in post.spans_by_annotator.values():
+            for span in spans:
+                self.mentions[span.label] += 1.0 / len(post.spans_by_annotator)
+
+    def _add_characters(self, raters: int, members: list[int]) -> None:
+        """Character-level components of the posts that have `raters` annotators, as one matrix."""
+        n = len(self.posts)
+        lengths = np.array([len(self.posts[i].text) for i in members], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)])
+        post_index = np.repeat(np.array(members, dtype=np.int64), lengths)
+        codes = np.full((raters, int(starts[-1])), NONE_CODE, dtype=np.int64)
+        for row, i in enumerate(members):
+            for rater, name in enumerate(self.posts[i].annotators):
+                for span in self.posts[i].spans_by_annotator[name]:
+                    codes[rater, starts[row] + span.start : starts[row] + span.end] = CODE_OF_LABEL[span.label]
+        counts = value_counts(codes)
+        self.unit_counts.append(counts)
+        annotated = counts[:, NONE_CODE] < raters
+        self.coincidence[:, 0] += coincidences_by_post(counts, post_index, n)
+        self.coincidence[:, 1] += coincidences_by_post(counts[annotated], post_index[annotated], n)
+        if raters == self.fleiss_raters:
+            self.fleiss[:, 0] = fleiss_parts_by_post(counts, post_index, n)
+            self.fleiss[:, 1] = fleiss_parts_by_post(counts[annotated], post_index[annotated], n)
+        size = len(CONFUSION_LABELS)
+        for first, second in combinations(range(raters), 2):
+            pair_of_post = [self.pair_index[(self.posts[i].annotators[first], self.posts[i].annotators[second])]
+                            for i in members]
+            cells = np.repeat(np.array(pair_of_post, dtype=np.int64), lengths) * size * size
+            cells += codes[first] * size + codes[second]
+            self.cohen += np.bincount(cells, minlength=len(self.pairs) * size * size).reshape(-1, size, size)
 
     # -- the statistics, on summed components (any leading axes) ---------------------------------
 
@@ -157,6 +176,7 @@ class _Tables:
 
 
 def _library_alpha(unit_counts: list[np.ndarray], variant: str) -> float | None:
+    """Krippendorff's alpha from the krippendorff package, over every unit with two or more raters."""
     import krippendorff
 
     rows = [counts if variant == "all" else counts[counts[:, NONE_CODE] < counts.sum(axis=1)] for counts in unit_counts]
@@ -173,8 +193,8 @@ def _library_fleiss(tables: _Tables, variant: str) -> float | None:
     raters = tables.fleiss_raters
     rows = [
         counts if variant == "all" else counts[counts[:, NONE_CODE] < raters]
-        for i, counts in enumerate(tables.unit_counts)
-        if tables.raters[i] == raters
+        for counts in tables.unit_counts
+        if counts.size and counts[0].sum() == raters
     ]
     table = np.concatenate(rows) if rows else np.zeros((0, len(CONFUSION_LABELS)))
     if not table.size or np.isnan(fleiss_from_parts(fleiss_parts(table), raters)):

@@ -19,14 +19,14 @@ from cmner_build.model import LABELS, Span
 
 N_CATEGORIES = len(LABELS) + 1  # PER, LOC, ORG, MISC, NONE: the order of agreement_spans.CONFUSION_LABELS
 NONE_CODE = len(LABELS)
-_CODE = {label: code for code, label in enumerate(LABELS)}
+CODE_OF_LABEL = {label: code for code, label in enumerate(LABELS)}
 
 
 def label_codes(length: int, spans: Iterable[Span]) -> np.ndarray:
     """Category code of every character (NONE_CODE outside entities)."""
     codes = np.full(length, NONE_CODE, dtype=np.int64)
     for span in sorted(spans):
-        codes[span.start : span.end] = _CODE[span.label]
+        codes[span.start : span.end] = CODE_OF_LABEL[span.label]
     return codes
 
 
@@ -47,6 +47,21 @@ def coincidences(counts: np.ndarray) -> np.ndarray:
     return weighted.T @ counts - np.diag(weighted.sum(axis=0))
 
 
+def coincidences_by_post(counts: np.ndarray, post_index: np.ndarray, n_posts: int) -> np.ndarray:
+    """(posts, categories, categories): the coincidence matrix of each post's units, in one pass."""
+    counts = counts.astype(np.float64)
+    pairable = counts.sum(axis=1)
+    usable = pairable >= 2
+    counts, pairable, post_index = counts[usable], pairable[usable], post_index[usable]
+    weighted = counts / (pairable - 1.0)[:, None]
+    result = np.zeros((n_posts, N_CATEGORIES, N_CATEGORIES))
+    for c in range(N_CATEGORIES):
+        for k in range(N_CATEGORIES):
+            result[:, c, k] = np.bincount(post_index, weights=weighted[:, c] * counts[:, k], minlength=n_posts)
+        result[:, c, c] -= np.bincount(post_index, weights=weighted[:, c], minlength=n_posts)
+    return result
+
+
 def alpha_from_coincidences(o: np.ndarray) -> np.ndarray:
     """Krippendorff's alpha, nominal: 1 - (n - 1) * off-diagonal(o) / sum_{c != k} n_c n_k. NaN if undefined."""
     n_c = o.sum(axis=-1)
@@ -61,6 +76,17 @@ def fleiss_parts(counts: np.ndarray) -> np.ndarray:
     """[units, sum of squared counts, category totals...] of units that all have the same number of raters."""
     counts = counts.astype(np.float64)
     return np.concatenate([[counts.shape[0], (counts * counts).sum()], counts.sum(axis=0)])
+
+
+def fleiss_parts_by_post(counts: np.ndarray, post_index: np.ndarray, n_posts: int) -> np.ndarray:
+    """(posts, 2 + categories): fleiss_parts of each post's units, in one pass."""
+    counts = counts.astype(np.float64)
+    parts = np.zeros((n_posts, 2 + N_CATEGORIES))
+    parts[:, 0] = np.bincount(post_index, minlength=n_posts)
+    parts[:, 1] = np.bincount(post_index, weights=(counts * counts).sum(axis=1), minlength=n_posts)
+    for c in range(N_CATEGORIES):
+        parts[:, 2 + c] = np.bincount(post_index, weights=counts[:, c], minlength=n_posts)
+    return parts
 
 
 def fleiss_from_parts(parts: np.ndarray, raters: int) -> np.ndarray:

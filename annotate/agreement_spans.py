@@ -34,14 +34,23 @@ def overlap_length(a: Span, b: Span) -> int:
 
 def _greedy_pairs(a: Sequence[Span], b: Sequence[Span], same_label: bool) -> list[tuple[Span, Span]]:
     """One-to-one pairs of overlapping spans: exact positions first, then the largest overlap."""
+    b_order = sorted(range(len(b)), key=lambda j: (b[j].start, b[j].end))
     candidates = []
-    for i, x in enumerate(a):
-        for j, y in enumerate(b):
+    first = 0
+    for i in sorted(range(len(a)), key=lambda i: (a[i].start, a[i].end)):
+        x = a[i]
+        # spans of b ending before x starts end before every later x too: skip them for good
+        while first < len(b_order) and b[b_order[first]].end <= x.start:
+            first += 1
+        for j in b_order[first:]:
+            y = b[j]
+            if y.start >= x.end:
+                break
             if same_label and x.label != y.label:
                 continue
-            shared = overlap_length(x, y)
-            if shared:
-                exact = (x.start, x.end) == (y.start, y.end)
+            shared = min(x.end, y.end) - max(x.start, y.start)
+            if shared > 0:
+                exact = x.start == y.start and x.end == y.end
                 candidates.append((not exact, x.label != y.label, -shared, x.start, y.start, i, j))
     candidates.sort()
     used_a: set[int] = set()

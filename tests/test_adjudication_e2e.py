@@ -202,3 +202,16 @@ def test_adjudicate_reports_no_annotations_and_refuses_two_modes(workspace):
     no_server = run_cli("-w", workspace.root, "adjudicate", "pull")
     assert no_server.exit_code == 2 and "--from-export" in no_server.error
     assert "--auto must be one of majority" in run_cli("-w", workspace.root, "adjudicate", "--auto", "vote").error
+
+
+def test_this_stages_demo_steps_pass_the_gate_and_settle_everything(workspace):
+    from cmner_build.commands.demo import DEMO_STEPS
+
+    fill(workspace.store)
+    steps = [step.args for step in DEMO_STEPS if step.args[0] in ("agreement", "adjudicate")]
+    assert [args[0] for args in steps] == ["agreement", "agreement", "adjudicate"]
+    results = [run_cli("-w", workspace.root, *args) for args in steps]
+    assert [result.exit_code for result in results] == [0, 0, 0], [r.output for r in results]
+    assert "PASS" in results[0].stdout
+    assert workspace.store.scalar("SELECT COUNT(*) FROM adjudication_posts WHERE state = 'open'") == 0
+    assert workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status = 'gold'") == 18

@@ -9,10 +9,12 @@ from annotate.agreement_chars import (
     NONE_CODE,
     alpha_from_coincidences,
     coincidences,
+    coincidences_by_post,
     cohen_from_table,
     cohen_table,
     fleiss_from_parts,
     fleiss_parts,
+    fleiss_parts_by_post,
     label_codes,
     value_counts,
     without_none_agreement,
@@ -86,3 +88,16 @@ def test_alpha_ignores_units_with_a_single_rater():
     assert alpha_from_coincidences(coincidences(counts)) == pytest.approx(
         krippendorff.alpha(value_counts=counts, level_of_measurement="nominal")
     )
+
+
+def test_per_post_components_in_one_pass_equal_post_by_post():
+    rng = np.random.default_rng(3)
+    posts = [random_codes(rng, 3, int(rng.integers(1, 30))) for _ in range(8)]
+    counts = np.concatenate([value_counts(codes) for codes in posts])
+    post_index = np.repeat(np.arange(8), [codes.shape[1] for codes in posts])
+    by_post = coincidences_by_post(counts, post_index, 9)
+    parts = fleiss_parts_by_post(counts, post_index, 9)
+    for i, codes in enumerate(posts):
+        assert np.allclose(by_post[i], coincidences(value_counts(codes)))
+        assert np.allclose(parts[i], fleiss_parts(value_counts(codes)))
+    assert not by_post[8].any() and not parts[8].any()  # a post with no characters

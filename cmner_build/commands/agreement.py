@@ -17,11 +17,7 @@ def register(app: typer.Typer) -> None:
         "agreement",
         epilog="Example: cmner-build -w my-corpus agreement --round pilot   (exit status 1 when the gate fails)",
     )(agreement)
-    adjudicate_app = typer.Typer(
-        help="Merge the annotators' versions into gold; send what they disagree on to the adjudicator.",
-        no_args_is_help=False,
-        rich_markup_mode="rich",
-    )
+    adjudicate_app = typer.Typer(no_args_is_help=False, rich_markup_mode="rich")
     adjudicate_app.callback(
         invoke_without_command=True,
         epilog="Example: cmner-build -w my-corpus adjudicate --interactive   "
@@ -44,10 +40,9 @@ def agreement(
 ) -> None:
     """Inter-annotator agreement on the posts all their annotators confirmed; `--round pilot` is the gate.
 
-    Mean pairwise strict span F1 (primary), overlap and detection F1 per label, the pairwise matrix, the
-    label confusion, character-level Cohen / Fleiss kappa and Krippendorff alpha, bootstrap 95 % intervals
-    and the lowest-agreement posts. Every run is stored. With --round pilot it prints PASS or FAIL and
-    exits with status 1 on FAIL.
+    Span F1 (strict = primary, overlap, detection) per label and pair, label confusion, Cohen/Fleiss κ, Krippendorff α.
+    Bootstrap 95 % intervals over posts and the lowest-agreement posts; every run is stored in the workspace.
+    With --round pilot it prints PASS or FAIL with the reasons and exits with status 1 on FAIL.
     """
     from annotate.agreement import AgreementOptions, compute_agreement, compute_vs_gold
     from annotate.agreement_data import load_annotated_posts
@@ -128,11 +123,9 @@ def adjudicate(
 ) -> None:
     """Merge each post's versions: majority spans become gold, conflicts go to the adjudicator.
 
-    Spans with at least min_votes exact votes are accepted; the rest form conflict clusters typed
-    boundary / type / presence / mixed. Posts without an open conflict are settled at once (status gold,
-    or dropped with reason no_entities when the gold has no entity). Open conflicts: review them with
-    --interactive, send them to Doccano with --doccano (or --jsonl FILE to import by hand) and apply the
-    decisions with `adjudicate pull`, or decide them with --auto majority (reason code auto_majority).
+    Spans with at least min_votes exact votes are accepted; the rest form conflict clusters (boundary, type, ...).
+    Posts without an open conflict are settled at once: status gold, or dropped (no_entities) when nothing is left.
+    Open conflicts: --interactive, --doccano (or --jsonl FILE) then `adjudicate pull`, or --auto majority.
     """
     if ctx.invoked_subcommand is not None:
         return

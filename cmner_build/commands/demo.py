@@ -34,6 +34,11 @@ DEMO_STEPS: list[DemoStep] = [
              ["import", "{sample}/sample.txt", "--format", "cmner", "--images", "{sample}/images"]),
     DemoStep("Export train / dev / test at 3:1:1", ["export", "--split", "3:1:1", "--format", "cmner"]),
     DemoStep("Corpus statistics (Table 1, distributions, leak audit)", ["stats"]),
+    # agreement stage (issue 6): the pilot gate, agreement on every batch, adjudication settled offline
+    DemoStep("Pilot agreement and the 90 % gate", ["agreement", "--round", "pilot"]),
+    DemoStep("Agreement on every batch", ["agreement", "--round", "all"]),
+    DemoStep("Adjudicate: majority spans to gold, open conflicts by the majority policy",
+             ["adjudicate", "--auto", "majority"]),
 ]
 
 
