@@ -214,4 +214,4 @@ def test_this_stages_demo_steps_pass_the_gate_and_settle_everything(workspace):
     assert [result.exit_code for result in results] == [0, 0, 0], [r.output for r in results]
     assert "PASS" in results[0].stdout
     assert workspace.store.scalar("SELECT COUNT(*) FROM adjudication_posts WHERE state = 'open'") == 0
-    assert workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status = 'gold'") == 18
+    assert workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status = 'gold'") == 17  # m-empty and m-type dropped
