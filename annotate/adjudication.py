@@ -53,6 +53,7 @@ class AdjudicationSummary:
     open_by_type: dict[str, int] = field(default_factory=dict)
     open_posts: int = 0
     settled_total: int = 0
+    post_ids: list[str] = field(default_factory=list)  # the posts in scope (latest complete version of each)
 
     def to_dict(self) -> dict:
         return {
@@ -77,9 +78,10 @@ def merge_and_settle(store: Store, min_votes: int, batch_id: str | None = None, 
         raise ValueError(f"unknown auto policy {auto!r}")
     annotated = load_annotated_posts(store, "all", batch_id)
     latest = latest_version_per_post(annotated.posts)
-    summary = AdjudicationSummary(posts=len(latest), incomplete=annotated.incomplete)
+    summary = AdjudicationSummary(posts=len(latest), incomplete=annotated.incomplete,
+                                  post_ids=[post.post_id for post in latest])
     summary.sync = sync_merges(store, [merge_post(post, min_votes) for post in latest])
-    stored = load_posts(store, post_ids=[post.post_id for post in latest])
+    stored = load_posts(store, post_ids=summary.post_ids)
     if auto == "majority":
         with store.transaction():
             for post in stored:
@@ -89,13 +91,14 @@ def merge_and_settle(store: Store, min_votes: int, batch_id: str | None = None, 
                     record_decision(store, post.merged.post_id, cluster.number, cluster.suggestion,
                                     AUTO_MAJORITY_REASON, "", "auto_majority")
                     summary.auto_decided += 1
-        stored = load_posts(store, post_ids=[post.post_id for post in latest])
+        stored = load_posts(store, post_ids=summary.post_ids)
     summary.settled_now = settle_decided(store, stored)
-    fill_counts(summary, load_posts(store, post_ids=[post.post_id for post in latest]))
+    fill_counts(summary, load_posts(store, post_ids=summary.post_ids))
     return summary
 
 
 def fill_counts(summary: AdjudicationSummary, posts: Sequence[StoredPost]) -> None:
+    """Cluster counts by type (all, still open) and post counts (open, settled) of these posts."""
     every, still_open = Counter(), Counter()
     for post in posts:
         for cluster in post.merged.clusters:

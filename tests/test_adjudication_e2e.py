@@ -62,7 +62,7 @@ def test_three_annotators_to_gold_through_every_conflict_type(workspace, tmp_pat
     # the terminal review: boundary -> the full name, type -> ORG, then stop
     review = run_cli("-w", root, "adjudicate", "--interactive", input="2\nboundary_convention\n2\n2 venue run by a club\nq\n")
     assert review.exit_code == 0, review.output
-    assert "conflict 1/5" in review.stdout and "post m-boundary settled: gold" in review.stdout
+    assert "conflict 1/5" in review.stderr and "post m-boundary settled: gold" in review.stderr
 
     # the Doccano file for the rest, decided in "Doccano", pulled from its export zip
     payload = tmp_path / "adjudication.jsonl"

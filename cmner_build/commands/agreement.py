@@ -129,7 +129,7 @@ def adjudicate(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from annotate.adjudication import AUTO_POLICIES, merge_and_settle
+    from annotate.adjudication import AUTO_POLICIES, fill_counts, merge_and_settle
     from annotate.adjudication_doccano import write_payload
     from annotate.adjudication_review import review
     from annotate.adjudication_store import load_posts
@@ -150,19 +150,20 @@ def adjudicate(
     if votes < 1:
         raise CmnerError("--min-votes must be at least 1")
     summary = merge_and_settle(store, votes, batch, auto)
-    result = summary.to_dict()
+    settled_before_review = dict(summary.settled_now)
+    extra: dict = {}
     if summary.posts == 0:
         info(f"no annotations to adjudicate: no post is confirmed by all its annotators yet "
              f"({summary.incomplete} waiting); run `cmner-build annotate pull`")
-    scope = [post.post_id for post in _scope_posts(store, batch)]
     if interactive and summary.open_posts:
-        review_summary = review(store, load_posts(store, state="open", post_ids=scope), _ask, _say,
-                                settings.reason_codes)
-        result["interactive"] = {"decided": review_summary.decided, "settled": review_summary.settled,
-                                 "stopped": review_summary.stopped, "remaining": review_summary.remaining}
+        done = review(store, load_posts(store, state="open", post_ids=summary.post_ids), _ask, _say,
+                      settings.reason_codes)
+        summary.settled_now.update(done.settled)
+        extra["interactive"] = {"decided": done.decided, "stopped": done.stopped, "remaining": done.remaining}
     if jsonl is not None:
-        written = write_payload(load_posts(store, state="open", post_ids=scope), jsonl, settings.reason_codes)
-        result["jsonl"] = {"path": str(jsonl), "records": written}
+        written = write_payload(load_posts(store, state="open", post_ids=summary.post_ids), jsonl,
+                                settings.reason_codes)
+        extra["jsonl"] = {"path": str(jsonl), "records": written}
     if doccano:
         from annotate.adjudication_server import connect_adjudication_server, push_to_server
 
@@ -170,74 +171,59 @@ def adjudicate(
         if not name:
             raise CmnerError("name the adjudicator: --adjudicator USERNAME or [agreement] adjudicator in cmner.toml")
         pushed = push_to_server(store, connect_adjudication_server(workspace.settings),
-                                load_posts(store, state="open", post_ids=scope), name, settings.reason_codes)
-        result["doccano"] = pushed.__dict__
+                                load_posts(store, state="open", post_ids=summary.post_ids), name, settings.reason_codes)
+        extra["doccano"] = pushed.__dict__
+    fill_counts(summary, load_posts(store, post_ids=summary.post_ids))  # after the review, if any
     if as_json:
-        from annotate.adjudication import AdjudicationSummary, fill_counts
-
-        final = AdjudicationSummary()
-        fill_counts(final, load_posts(store, post_ids=scope))
-        result.update(open_posts=final.open_posts, settled_posts=final.settled_total,
-                      open_clusters_by_type=final.open_by_type)
-        print_json(result)
+        print_json({**summary.to_dict(), **extra})
         return
-    _print_summary(summary, result, workspace.store, scope)
+    if summary.posts:
+        _print_summary(summary, extra, len(summary.settled_now) - len(settled_before_review))
     for post_id in summary.sync.changed_after_settling:
         warn(f"post {post_id} was re-annotated after it was settled; its gold is kept")
-
-
-def _scope_posts(store, batch: Optional[str]):
-    from annotate.agreement_data import latest_version_per_post, load_annotated_posts
-
-    return latest_version_per_post(load_annotated_posts(store, "all", batch).posts)
 
 
 def _ask(prompt: str) -> Optional[str]:
     import click
 
     try:
-        return typer.prompt(prompt, default="", show_default=False, prompt_suffix="> ")
+        # prompts and cluster views go to stderr, so stdout stays clean for --json
+        return typer.prompt(prompt, default="", show_default=False, prompt_suffix="> ", err=True)
     except (click.exceptions.Abort, EOFError):
         return None
 
 
 def _say(line: str) -> None:
-    from ..console import out
+    from ..console import err
 
-    out.print(line, markup=False, highlight=False)
+    err.print(line, markup=False, highlight=False)
 
 
-def _print_summary(summary, result: dict, store, scope: list[str]) -> None:
-    from annotate.adjudication import AdjudicationSummary, fill_counts
-    from annotate.adjudication_store import load_posts
+def _print_summary(summary, extra: dict, reviewed: int) -> None:
+    from rich import box
     from rich.table import Table
 
     from ..console import info, out
 
-    if summary.posts == 0:
-        return
-    final = AdjudicationSummary()
-    fill_counts(final, load_posts(store, post_ids=scope))
-    table = Table(title="Conflict clusters", title_justify="left")
+    table = Table(box=box.SIMPLE, pad_edge=False, title="Conflict clusters", title_justify="left")
     for column in ("type", "found", "still open"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for kind, count in summary.clusters_by_type.items():
-        table.add_row(kind, str(count), str(final.open_by_type[kind]))
+        table.add_row(kind, str(count), str(summary.open_by_type[kind]))
     out.print(table)
-    settled = result["settled_now"]
-    if "interactive" in result:
-        settled = {**settled, **result["interactive"]["settled"]}
-    dropped = sum(1 for status in settled.values() if status == "dropped")
-    info(f"{summary.posts} posts merged ({summary.sync.added} new); settled now: {len(settled)} "
-         f"({dropped} dropped: no entities){'; auto-decided clusters: ' + str(summary.auto_decided) if summary.auto_decided else ''}; "
-         f"settled in all: {final.settled_total}; open: {final.open_posts} posts")
-    if "jsonl" in result:
-        info(f"wrote {result['jsonl']['records']} posts to {result['jsonl']['path']}: import it in Doccano as the "
+    dropped = sum(1 for status in summary.settled_now.values() if status == "dropped")
+    auto = f", {summary.auto_decided} conflicts decided by the majority policy" if summary.auto_decided else ""
+    review = f", {reviewed} by your review" if "interactive" in extra else ""
+    info(f"{summary.posts} posts merged ({summary.sync.added} new); settled now: {len(summary.settled_now)} "
+         f"({dropped} dropped: no entities){auto}{review}; settled in all: {summary.settled_total}; "
+         f"open: {summary.open_posts} posts")
+    if "jsonl" in extra:
+        info(f"wrote {extra['jsonl']['records']} posts to {extra['jsonl']['path']}: import it in Doccano as the "
              "adjudicator, then `cmner-build adjudicate pull --from-export ZIP`")
-    if "doccano" in result and result["doccano"]["project_id"] is not None:
-        info(f"Doccano project {result['doccano']['project_id']} ({result['doccano']['batch_id']}): "
-             f"{result['doccano']['posts']} posts for the adjudicator")
-    if final.open_posts and not any(key in result for key in ("interactive", "jsonl", "doccano")):
+    if extra.get("doccano", {}).get("project_id") is not None:
+        info(f"Doccano project {extra['doccano']['project_id']} ({extra['doccano']['batch_id']}): "
+             f"{extra['doccano']['posts']} posts for the adjudicator")
+    if summary.open_posts and not extra:
         info("open conflicts wait for the adjudicator: `adjudicate --interactive`, `adjudicate --doccano`, "
              "`adjudicate --jsonl FILE`, or `adjudicate --auto majority`")
 
