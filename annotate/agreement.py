@@ -30,19 +30,20 @@ from .agreement_chars import (
     fleiss_from_parts,
     fleiss_parts,
     fleiss_parts_by_post,
+    merge_unanimous_units,
     value_counts,
     without_none_agreement,
 )
 from .agreement_data import AnnotatedPost
 from .agreement_spans import (
+    CONFUSION_INDEX,
     CONFUSION_LABELS,
     MEASURES,
     METRIC_INDEX,
     METRIC_NAMES,
-    confusion_matrix,
+    compare,
     f1_from_counts,
     pair_counts,
-    post_f1,
 )
 
 CHAR_VARIANTS: tuple[str, ...] = ("all", "annotated")
@@ -92,7 +93,7 @@ class _Tables:
         self.pairs = sorted({pair for post in posts for pair in combinations(post.annotators, 2)})
         self.pair_index = {pair: index for index, pair in enumerate(self.pairs)}
         n, n_pairs = len(posts), len(self.pairs)
-        self.span_counts = np.zeros((n, n_pairs, len(METRIC_NAMES), 3), dtype=np.float64)
+        self._span_rows: list[tuple[int, int, list]] = []  # (post, pair, Comparison.rows)
         self.pair_posts = np.zeros(n_pairs, dtype=np.int64)
         self.confusion = np.zeros((n_pairs, len(CONFUSION_LABELS), len(CONFUSION_LABELS)), dtype=np.int64)
         self.raters = np.array([len(post.spans_by_annotator) for post in posts], dtype=np.int64)
@@ -100,6 +101,10 @@ class _Tables:
         self.mentions: Counter = Counter()
         for i, post in enumerate(posts):
             self._add_spans(i, post)
+        self.span_counts = np.zeros((n, n_pairs, len(METRIC_NAMES), 3), dtype=np.float64)
+        if self._span_rows:
+            posts_at, pairs_at, rows = zip(*self._span_rows)
+            self.span_counts[list(posts_at), list(pairs_at)] = np.array(rows, dtype=np.float64)
         multi = self.raters[self.raters >= 2]
         # Fleiss' kappa needs the same number of raters on every unit: use the most common one.
         self.fleiss_raters = int(np.bincount(multi).argmax()) if multi.size else 0
@@ -114,11 +119,13 @@ class _Tables:
         scores = []
         for a, b in combinations(post.annotators, 2):
             k = self.pair_index[(a, b)]
-            spans_a, spans_b = post.spans_by_annotator[a], post.spans_by_annotator[b]
-            self.span_counts[i, k] = pair_counts(spans_a, spans_b)
+            comparison = compare(post.spans_by_annotator[a], post.spans_by_annotator[b])
+            self._span_rows.append((i, k, comparison.rows))
             self.pair_posts[k] += 1
-            self.confusion[k] += confusion_matrix(spans_a, spans_b)
-            scores.append(post_f1(spans_a, spans_b))
+            confusion = self.confusion[k]
+            for x, y in comparison.aligned:
+                confusion[CONFUSION_INDEX[x], CONFUSION_INDEX[y]] += 1
+            scores.append(comparison.strict_f1)
         if scores:
             self.post_scores[i] = float(np.mean(scores))
         for spans in post.spans_by_annotator.values():
@@ -180,8 +187,7 @@ def _library_alpha(unit_counts: list[np.ndarray], variant: str) -> float | None:
     import krippendorff
 
     rows = [counts if variant == "all" else counts[counts[:, NONE_CODE] < counts.sum(axis=1)] for counts in unit_counts]
-    table = np.concatenate(rows) if rows else np.zeros((0, len(CONFUSION_LABELS)))
-    table = table[table.sum(axis=1) >= 2]
+    table = merge_unanimous_units(np.concatenate(rows) if rows else np.zeros((0, len(CONFUSION_LABELS)), int))
     if not table.size or np.isnan(alpha_from_coincidences(coincidences(table))):
         return None  # no pairable unit, or a single category observed: alpha is undefined
     return float(krippendorff.alpha(value_counts=table, level_of_measurement="nominal"))

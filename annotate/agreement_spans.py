@@ -12,6 +12,8 @@ micro average: 2 * sum(tp) / (sum(a) + sum(b)).
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -32,82 +34,107 @@ def overlap_length(a: Span, b: Span) -> int:
     return max(0, min(a.end, b.end) - max(a.start, b.start))
 
 
-def _greedy_pairs(a: Sequence[Span], b: Sequence[Span], same_label: bool) -> list[tuple[Span, Span]]:
-    """One-to-one pairs of overlapping spans: exact positions first, then the largest overlap."""
-    b_order = sorted(range(len(b)), key=lambda j: (b[j].start, b[j].end))
+def _candidates(a: Sequence[Span], b: Sequence[Span]) -> list[tuple]:
+    """Every overlapping (a, b) pair, keyed so that sorting puts exact positions first, then same label,
+    then the largest overlap. a and b are sorted, so a sweep finds the pairs without comparing all."""
     candidates = []
     first = 0
-    for i in sorted(range(len(a)), key=lambda i: (a[i].start, a[i].end)):
-        x = a[i]
-        # spans of b ending before x starts end before every later x too: skip them for good
-        while first < len(b_order) and b[b_order[first]].end <= x.start:
+    for i, x in enumerate(a):
+        # spans of b that end before x starts end before every later x too: skip them for good
+        while first < len(b) and b[first].end <= x.start:
             first += 1
-        for j in b_order[first:]:
+        for j in range(first, len(b)):
             y = b[j]
             if y.start >= x.end:
                 break
-            if same_label and x.label != y.label:
-                continue
             shared = min(x.end, y.end) - max(x.start, y.start)
             if shared > 0:
                 exact = x.start == y.start and x.end == y.end
                 candidates.append((not exact, x.label != y.label, -shared, x.start, y.start, i, j))
     candidates.sort()
+    return candidates
+
+
+def _greedy(candidates: list[tuple], same_label: bool) -> list[tuple[int, int]]:
+    """One-to-one pairs, best candidates first."""
     used_a: set[int] = set()
     used_b: set[int] = set()
     pairs = []
-    for *_, i, j in candidates:
-        if i not in used_a and j not in used_b:
-            used_a.add(i)
-            used_b.add(j)
-            pairs.append((a[i], b[j]))
+    for _, label_differs, _, _, _, i, j in candidates:
+        if (same_label and label_differs) or i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        pairs.append((i, j))
     return pairs
+
+
+@dataclass
+class Comparison:
+    """Everything agreement needs from one pair of versions of one post."""
+
+    rows: list[tuple[int, int, int]]  # [matched, spans in a, spans in b] per METRIC_NAMES
+    overlap_matches: list[tuple[Span, Span]]  # same label, overlapping, one to one
+    aligned: list[tuple[str, str]]  # (label in a, label in b) aligned by overlap, NONE for no partner
+
+    @property
+    def strict_f1(self) -> float:
+        """Strict F1 of the post; two empty versions agree perfectly (1.0)."""
+        matched, in_a, in_b = self.rows[0]
+        return 1.0 if in_a + in_b == 0 else 2.0 * matched / (in_a + in_b)
+
+
+def compare(a: Iterable[Span], b: Iterable[Span]) -> Comparison:
+    a_list, b_list = sorted(set(a)), sorted(set(b))
+    candidates = _candidates(a_list, b_list)
+    matches = [(a_list[i], b_list[j]) for i, j in _greedy(candidates, same_label=True)]
+    any_label = _greedy(candidates, same_label=False)
+    matched_a = {i for i, _ in any_label}
+    matched_b = {j for _, j in any_label}
+    aligned = [(a_list[i].label, b_list[j].label) for i, j in any_label]
+    aligned += [(x.label, NONE) for i, x in enumerate(a_list) if i not in matched_a]
+    aligned += [(NONE, y.label) for j, y in enumerate(b_list) if j not in matched_b]
+    a_set, b_set = set(a_list), set(b_list)
+    a_positions = {(s.start, s.end) for s in a_list}
+    b_positions = {(s.start, s.end) for s in b_list}
+    a_labels = Counter(s.label for s in a_list)
+    b_labels = Counter(s.label for s in b_list)
+    strict_labels = Counter(s.label for s in a_set & b_set)
+    overlap_labels = Counter(x.label for x, _ in matches)
+    rows = [
+        (len(a_set & b_set), len(a_list), len(b_list)),
+        (len(matches), len(a_list), len(b_list)),
+        (len(a_positions & b_positions), len(a_positions), len(b_positions)),
+    ]
+    rows += [(strict_labels[label], a_labels[label], b_labels[label]) for label in LABELS]
+    rows += [(overlap_labels[label], a_labels[label], b_labels[label]) for label in LABELS]
+    return Comparison(rows, matches, aligned)
 
 
 def overlap_matches(a: Sequence[Span], b: Sequence[Span]) -> list[tuple[Span, Span]]:
     """Same-label, overlapping, one-to-one matches."""
-    return _greedy_pairs(a, b, same_label=True)
+    return compare(a, b).overlap_matches
 
 
 def label_alignment(a: Sequence[Span], b: Sequence[Span]) -> list[tuple[str, str]]:
     """(label in a, label in b) for every span, aligned one to one by overlap; NONE where one has nothing."""
-    pairs = _greedy_pairs(a, b, same_label=False)
-    matched_a = {x for x, _ in pairs}
-    matched_b = {y for _, y in pairs}
-    aligned = [(x.label, y.label) for x, y in pairs]
-    aligned += [(x.label, NONE) for x in a if x not in matched_a]
-    aligned += [(NONE, y.label) for y in b if y not in matched_b]
-    return aligned
+    return compare(a, b).aligned
+
+
+CONFUSION_INDEX = {label: i for i, label in enumerate(CONFUSION_LABELS)}
 
 
 def confusion_matrix(a: Sequence[Span], b: Sequence[Span]) -> np.ndarray:
     """5 x 5 counts (PER, LOC, ORG, MISC, NONE): rows are a's label, columns b's."""
-    index = {label: i for i, label in enumerate(CONFUSION_LABELS)}
     matrix = np.zeros((len(CONFUSION_LABELS), len(CONFUSION_LABELS)), dtype=np.int64)
     for x, y in label_alignment(a, b):
-        matrix[index[x], index[y]] += 1
+        matrix[CONFUSION_INDEX[x], CONFUSION_INDEX[y]] += 1
     return matrix
 
 
 def pair_counts(a: Iterable[Span], b: Iterable[Span]) -> np.ndarray:
     """(len(METRIC_NAMES), 3) array of [matched, spans in a, spans in b] for one post."""
-    a_set, b_set = set(a), set(b)
-    counts = np.zeros((len(METRIC_NAMES), 3), dtype=np.int64)
-    counts[0] = (len(a_set & b_set), len(a_set), len(b_set))
-    a_list, b_list = sorted(a_set), sorted(b_set)
-    matches = overlap_matches(a_list, b_list)
-    counts[1] = (len(matches), len(a_set), len(b_set))
-    a_positions = {(s.start, s.end) for s in a_set}
-    b_positions = {(s.start, s.end) for s in b_set}
-    counts[2] = (len(a_positions & b_positions), len(a_positions), len(b_positions))
-    for label in LABELS:
-        a_label = {s for s in a_set if s.label == label}
-        b_label = {s for s in b_set if s.label == label}
-        counts[METRIC_INDEX[f"strict:{label}"]] = (len(a_label & b_label), len(a_label), len(b_label))
-        counts[METRIC_INDEX[f"overlap:{label}"]] = (
-            sum(1 for x, _ in matches if x.label == label), len(a_label), len(b_label)
-        )
-    return counts
+    return np.array(compare(a, b).rows, dtype=np.int64)
 
 
 def f1_from_counts(matched: np.ndarray | float, in_a: np.ndarray | float, in_b: np.ndarray | float) -> np.ndarray:
@@ -120,7 +147,4 @@ def f1_from_counts(matched: np.ndarray | float, in_a: np.ndarray | float, in_b: 
 
 def post_f1(a: Iterable[Span], b: Iterable[Span]) -> float:
     """Strict F1 of one post for one pair; two empty versions agree perfectly (1.0)."""
-    a_set, b_set = set(a), set(b)
-    if not a_set and not b_set:
-        return 1.0
-    return 2.0 * len(a_set & b_set) / (len(a_set) + len(b_set))
+    return compare(a, b).strict_f1

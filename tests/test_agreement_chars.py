@@ -16,6 +16,7 @@ from annotate.agreement_chars import (
     fleiss_parts,
     fleiss_parts_by_post,
     label_codes,
+    merge_unanimous_units,
     value_counts,
     without_none_agreement,
 )
@@ -101,3 +102,14 @@ def test_per_post_components_in_one_pass_equal_post_by_post():
         assert np.allclose(by_post[i], coincidences(value_counts(codes)))
         assert np.allclose(parts[i], fleiss_parts(value_counts(codes)))
     assert not by_post[8].any() and not parts[8].any()  # a post with no characters
+
+
+def test_merging_unanimous_units_leaves_alpha_unchanged():
+    rng = np.random.default_rng(11)
+    counts = np.concatenate([value_counts(random_codes(rng, 3, 60)) for _ in range(20)])
+    counts = np.concatenate([counts, [[1, 0, 0, 0, 0], [0, 0, 0, 0, 1]]])  # single-value units add nothing
+    merged = merge_unanimous_units(counts)
+    assert len(merged) < len(counts) / 2
+    assert np.allclose(coincidences(merged), coincidences(counts))
+    assert krippendorff.alpha(value_counts=merged, level_of_measurement="nominal") == pytest.approx(
+        krippendorff.alpha(value_counts=counts, level_of_measurement="nominal"), abs=1e-12)
