@@ -101,8 +101,25 @@ password_file = "annotator-passwords.tsv"
 [agreement]
 # The pilot passes when mean pairwise strict span F1 reaches this (the paper's 90 %).
 pilot_threshold = 0.90
+# Secondary bars of the pilot gate: every annotator pair's strict F1, and the strict F1 of every label
+# with at least `label_min_mentions` mentions per annotator in the pilot.
+min_pair_f1 = 0.85
+min_label_f1 = 0.80
+label_min_mentions = 20
+# The pilot needs at least this many posts confirmed by all its annotators.
+min_pilot_posts = 10
+# Fail when the 95 % interval of the mean strict F1 is wider than this (0 = not checked).
+max_ci_width = 0.0
+# Bootstrap replicates for the 95 % intervals (resampling posts; seeded with corpus.seed).
+bootstrap = 1000
+# How many low-agreement posts the report lists.
+lowest_posts = 10
 # Votes a span needs to be accepted into the gold without adjudication.
 min_votes = 2
+# Doccano username of the adjudicator (adjudicate --doccano).
+adjudicator = ""
+# Reason codes an adjudication decision may carry (auto_majority is added by --auto majority).
+reason_codes = ["guideline_gap", "ambiguous", "annotator_slip", "boundary_convention", "type_convention", "other"]
 """
 
 

@@ -44,21 +44,24 @@ DEMO_STEPS: list[DemoStep] = [
     # A recorded crawl of the three topics (scripts/make_crawl_archive.py), parsed without the network.
     DemoStep("Crawl the three topics from a recorded Weibo archive (offline)",
              ["crawl", "--from-archive", "{sample}/archive"]),
-    # Export needs gold posts, which the annotate / agreement stages produce after the crawl; until
-    # they join the demo it ends with the statistics of what was crawled.
-    DemoStep("Corpus statistics (Table 1, distributions, leak audit)", ["stats"]),
-    # annotate (issue 5): with a served Doccano the accounts and pushes go there; the annotators' work
-    # always comes from the bundled export zips (nobody annotates during a demo).
+    # With a served Doccano the accounts and pushes go there; the annotators' work always comes from
+    # the bundled export zips (scripts/make_demo_annotations.py): nobody annotates during a demo.
     DemoStep("Annotator accounts (served Doccano only)", _annotate_step("users_step")),
     DemoStep("Push a 20-post pilot to every annotator (served Doccano only)", _annotate_step("push_pilot_step")),
     DemoStep("Pull the pilot: three annotators' export (bundled)",
              ["annotate", "pull", "--from-export", "{sample}/annotations/pilot.zip", "--batch", "pilot",
               "--round", "pilot"]),
+    DemoStep("Pilot agreement and the 90 % gate", ["agreement", "--round", "pilot"]),
     DemoStep("Push the main batch to a triple (served Doccano, pilot passed)", _annotate_step("push_main_step")),
     DemoStep("Pull the main batch: three annotators' export (bundled)",
              ["annotate", "pull", "--from-export", "{sample}/annotations/batch-0001.zip", "--batch", "batch-0001",
               "--round", "main"]),
     DemoStep("Annotation progress per batch and annotator", ["annotate", "status"]),
+    DemoStep("Agreement on every batch", ["agreement", "--round", "all"]),
+    DemoStep("Adjudicate: majority spans to gold, open conflicts by the majority policy",
+             ["adjudicate", "--auto", "majority"]),
+    DemoStep("Export train / dev / test at 3:1:1", ["export", "--split", "3:1:1", "--format", "cmner"]),
+    DemoStep("Corpus statistics (Table 1, distributions, leak audit)", ["stats"]),
 ]
 
 
@@ -95,6 +98,10 @@ def demo(ctx: typer.Context) -> None:
             continue
         args = [arg.replace("{sample}", sample) for arg in args]
         err.print(f"$ cmner-build -w {root} {' '.join(args)}", style="dim", highlight=False, markup=False)
-        app(["-w", str(root), *args], standalone_mode=False)
+        exit_code = app(["-w", str(root), *args], standalone_mode=False)
+        if exit_code:
+            from ..errors import CmnerError
+
+            raise CmnerError(f"demo step {number} ({step.title}) exited with {exit_code}; the workspace is kept in {root}")
     err.rule("[bold green]demo finished")
     err.print(f"workspace: {root}  (exports in {root / 'exports'})", highlight=False)
