@@ -32,6 +32,8 @@ class DemoStep:
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("Import the bundled sample release as gold",
              ["import", "{sample}/sample.txt", "--format", "cmner", "--images", "{sample}/images"]),
+    DemoStep("Clean the crawled posts: text rules, privacy, content filter, near-duplicates", ["clean"]),
+    DemoStep("Check, filter and dedupe their images; report what was dropped", ["images", "--report"]),
     DemoStep("Export train / dev / test at 3:1:1", ["export", "--split", "3:1:1", "--format", "cmner"]),
     DemoStep("Corpus statistics (Table 1, distributions, leak audit)", ["stats"]),
 ]
