@@ -5,14 +5,21 @@ The decode path (notes/images_text.md §A2-A3), the same for every image so hash
   2. open the header: unidentifiable bytes, decompression bombs (checked on the header's size, before
      any pixel is decoded) and animated GIF/WebP/APNG (dropped: the first frame would collide with
      every other sticker sharing it) are caught here; the EXIF orientation is read here too;
-  3. JPEG: `draft('L', (64, 64))` makes libjpeg decode at 1/2..1/8 scale straight to grayscale
-     (3x faster; every block is still decoded, so truncation is still detected);
+  3. JPEG: `draft('RGB', (64, 64))` makes libjpeg decode at 1/2..1/8 scale (about 3x faster; every
+     block is still decoded, so truncation is still detected);
   4. `load()` decodes everything: a truncated or corrupt file fails here (`verify()` would not notice);
-  5. to grayscale: alpha is composited on white (a transparent sticker's hidden pixels otherwise move
-     pHash by 40 bits), 16-bit images are scaled (Pillow's I;16 -> L conversion clips), CMYK and
-     palette images go through RGB; then the EXIF orientation is applied;
+  5. to RGB: alpha is composited on white (a transparent sticker's hidden pixels otherwise move pHash
+     by 40 bits), 16-bit images are scaled (Pillow's I;16 -> L conversion clips), CMYK and palette
+     images are converted; then the EXIF orientation is applied. The average colour balance
+     (`chroma`) is kept: pHash sees only grey levels, so two flat graphics with the same layout in
+     different colours collide, and the dedupe also requires similar colour;
   6. filters on the displayed size (shortest side, aspect ratio) and on the grey-level standard
-     deviation (near-blank images all share pHash 8000000000000000); then the 64-bit pHash.
+     deviation (near-blank images all share pHash 8000000000000000);
+  7. the 64-bit pHash of the central region: `images.hash_margin` (8 %) is cut from every side first.
+     Weibo stamps "weibo.com/u/..." into the bottom-right corner of every repost; on a low-texture
+     real CMNER image (sky and sea) that mark alone moved the full-frame pHash by 14-20 bits, past any
+     safe threshold. Without the margins every watermark style tried moved it by at most 2 bits, and
+     distinct real images stay 20 or more bits apart (22 full-frame).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class ImageCheck:
     frames: int = 1
     orientation: int = 1
     gray_stddev: float | None = None
+    chroma: tuple[float, float] | None = None  # mean r/(r+g+b), g/(r+g+b); grey images (1/3, 1/3)
     phash: str | None = None  # 16 hex digits
 
     def meta(self) -> dict[str, object]:
@@ -55,6 +63,7 @@ class ImageCheck:
             "format": self.format, "mode": self.mode, "bytes": self.file_bytes, "frames": self.frames,
             "orientation": self.orientation,
             "gray_stddev": None if self.gray_stddev is None else round(self.gray_stddev, 2),
+            "chroma": None if self.chroma is None else list(self.chroma),
             "detail": self.detail,
         }
 
@@ -102,16 +111,8 @@ def _decode_and_hash(raw: bytes, check: ImageCheck, options: ImageOptions) -> No
         return
     check.format, check.mode = image.format, image.mode
     width, height = image.size
+    check.width, check.height = width, height  # header size; the displayed size is set after decoding
     check.frames = int(getattr(image, "n_frames", 1) or 1)
-    try:
-        check.orientation = int(image.getexif().get(0x0112, 1) or 1)
-    except Exception:  # noqa: BLE001 - malformed EXIF: treat as upright
-        check.orientation = 1
-    if check.orientation not in range(1, 9):
-        check.orientation = 1
-    if check.orientation >= 5:  # 5-8 swap the axes
-        width, height = height, width
-    check.width, check.height = width, height
     if width * height > options.max_pixels:
         check.drop_reason = "decompression_bomb"
         check.detail = f"{width}x{height} = {width * height} pixels > images.max_pixels {options.max_pixels}"
@@ -119,8 +120,11 @@ def _decode_and_hash(raw: bytes, check: ImageCheck, options: ImageOptions) -> No
     if getattr(image, "is_animated", False) and options.drop_animated:
         check.drop_reason, check.detail = "animated", f"{check.frames} frames"
         return
-    if image.format in ("JPEG", "MPO"):
-        image.draft("L", (64, 64))
+    is_jpeg = image.format in ("JPEG", "MPO")
+    if is_jpeg:
+        # The orientation sits in the JPEG header: read it before draft() (PNG's getexif() decodes the image).
+        check.orientation = _orientation(image)
+        image.draft("RGB", (64, 64))
     try:
         image.load()
     except OSError as error:
@@ -128,12 +132,21 @@ def _decode_and_hash(raw: bytes, check: ImageCheck, options: ImageOptions) -> No
         check.drop_reason = "truncated" if "truncated" in message else "corrupt"
         check.detail = message
         return
-    gray = _to_gray_on_white(image)
+    if not is_jpeg:
+        check.orientation = _orientation(image)
+    if check.orientation >= 5:  # 5-8 swap the axes
+        width, height = height, width
+    check.width, check.height = width, height
+    colour = _to_rgb_on_white(image)
     transpose = _ORIENTATION_TRANSPOSE.get(check.orientation)
     if transpose is not None:
-        gray = gray.transpose(transpose)
+        colour = colour.transpose(transpose)
+    red, green, blue = ImageStat.Stat(colour).mean if colour.mode == "RGB" else (1.0, 1.0, 1.0)
+    total = (red + green + blue) or 1.0
+    check.chroma = (round(red / total, 4), round(green / total, 4))
+    gray = colour.convert("L")
     check.gray_stddev = float(ImageStat.Stat(gray).stddev[0])
-    check.phash = str(imagehash.phash(gray, hash_size=8))
+    check.phash = str(imagehash.phash(_central(gray, options.hash_margin), hash_size=8))
     if min(width, height) < options.min_side:
         check.drop_reason, check.detail = "too_small", f"{width}x{height}: shortest side < images.min_side {options.min_side}"
     elif max(width, height) / max(1, min(width, height)) > options.max_aspect_ratio:
@@ -144,14 +157,31 @@ def _decode_and_hash(raw: bytes, check: ImageCheck, options: ImageOptions) -> No
         check.detail = f"grey-level standard deviation {check.gray_stddev:.1f} (images.blank_stddev {options.blank_stddev})"
 
 
-def _to_gray_on_white(image: Image.Image) -> Image.Image:
-    """A grayscale image: alpha composited on white, 16-bit scaled to 8 bits, anything else via RGB."""
+def _central(gray: Image.Image, margin: float) -> Image.Image:
+    """The image without a `margin` fraction on each side: where Weibo stamps its corner watermark."""
+    if margin <= 0:
+        return gray
+    width, height = gray.size
+    dx, dy = int(width * margin), int(height * margin)
+    return gray.crop((dx, dy, width - dx, height - dy)) if width - 2 * dx >= 8 and height - 2 * dy >= 8 else gray
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        orientation = int(image.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 - malformed EXIF: treat as upright
+        return 1
+    return orientation if 1 <= orientation <= 8 else 1
+
+
+def _to_rgb_on_white(image: Image.Image) -> Image.Image:
+    """RGB, or L for grey images: alpha composited on white, 16-bit scaled to 8 bits."""
     mode = image.mode
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("L")
-    if mode == "L":
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode in ("L", "RGB"):
         return image
     if mode.startswith("I;16") or mode in ("I", "F"):
         values = np.asarray(image, dtype=np.float64)
@@ -161,9 +191,9 @@ def _to_gray_on_white(image: Image.Image) -> Image.Image:
             low, high = values.min(initial=0), values.max(initial=0)
             values = (values - low) * (255.0 / (high - low)) if high > low else values * 0
         return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))
-    if mode in ("RGB", "1", "P"):
+    if mode == "1":
         return image.convert("L")
-    return image.convert("RGB").convert("L")  # CMYK, YCbCr, LAB, HSV, ...
+    return image.convert("RGB")  # CMYK, YCbCr, palette, LAB, HSV, ...
 
 
 _ORIENTATION_TRANSPOSE = {

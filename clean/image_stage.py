@@ -2,7 +2,8 @@
 
   * every 'downloaded' image of a post in status cleaned (or ready) is decoded, filtered and hashed
     (`image_check.check_image`), in a process pool when there are many;
-  * near-duplicates (pHash Hamming distance <= images.hamming_threshold) are clustered together with
+  * near-duplicates (pHash Hamming distance <= images.hamming_threshold, and an average colour balance
+    within images.colour_tolerance, since pHash is colour-blind) are clustered together with
     the images already kept in the corpus; per cluster one image stays: an already kept one, else the
     largest, else the earliest crawled. The others are dropped as duplicate_in_post or
     duplicate_across_posts, with the image they repeat in images.meta;
@@ -58,6 +59,7 @@ class _Candidate:
     position: int
     file_name: str | None
     phash: str
+    chroma: tuple[float, float] | None
     area: int
     post_order: int
     already_kept: bool
@@ -155,21 +157,26 @@ def _dedupe(
 ) -> dict[int, tuple[str | None, int]]:
     """Mark near-duplicates dropped on their checks; returns image_id -> (file it repeats, distance)."""
     candidates = [
-        _Candidate(row["image_id"], row["post_id"], row["position"], row["file_name"], check.phash,
+        _Candidate(row["image_id"], row["post_id"], row["position"], row["file_name"], check.phash, check.chroma,
                    (check.width or 0) * (check.height or 0), row["post_order"], False)
         for row in rows
         if (check := checks[row["image_id"]]).drop_reason is None and check.phash is not None
     ]
     for row in store.query(
-        """SELECT i.image_id, i.post_id, i.position, i.file_name, i.phash, i.width, i.height, p.rowid AS post_order
+        """SELECT i.image_id, i.post_id, i.position, i.file_name, i.phash, i.width, i.height, i.meta,
+                  p.rowid AS post_order
            FROM images i JOIN posts p ON p.post_id = i.post_id
            WHERE i.status = 'kept' AND i.phash IS NOT NULL AND p.status != 'dropped'"""
     ):
+        chroma = json.loads(row["meta"] or "{}").get("check", {}).get("chroma")
         candidates.append(_Candidate(row["image_id"], row["post_id"], row["position"], row["file_name"], row["phash"],
-                                     (row["width"] or 0) * (row["height"] or 0), row["post_order"], True))
+                                     tuple(chroma) if chroma else None, (row["width"] or 0) * (row["height"] or 0),
+                                     row["post_order"], True))
     if len(candidates) < 2:
         return {}
     pairs = near_duplicate_pairs(hashes_to_array([c.phash for c in candidates]), options.hamming_threshold)
+    pairs = pairs[[similar_colour(candidates[i].chroma, candidates[j].chroma, options.colour_tolerance)
+                   for i, j in pairs[:, :2].tolist()]] if len(pairs) else pairs
     duplicate_of: dict[int, tuple[str | None, int]] = {}
     for group in clusters(len(candidates), pairs):
         members = [candidates[index] for index in group]
@@ -183,6 +190,13 @@ def _dedupe(
             check.detail = f"same picture as {keeper.file_name} (pHash distance {distance})"
             duplicate_of[member.image_id] = (keeper.file_name, distance)
     return duplicate_of
+
+
+def similar_colour(a: tuple[float, float] | None, b: tuple[float, float] | None, tolerance: float) -> bool:
+    """Same average colour balance within tolerance; unknown colour (an older record) never vetoes."""
+    if a is None or b is None:
+        return True
+    return max(abs(a[0] - b[0]), abs(a[1] - b[1])) <= tolerance
 
 
 def _promote_posts(store: Store, report: ImagesReport) -> None:

@@ -71,6 +71,8 @@ class CleanOptions:
 @dataclass
 class ImageOptions:
     hamming_threshold: int = 8  # notes §A2: same picture <= 4 bits, distinct real images >= 22
+    hash_margin: float = 0.08  # cut from each side before hashing: Weibo's corner watermark
+    colour_tolerance: float = 0.05  # same picture also needs a similar colour balance (reposts: <= 0.01)
     min_side: int = 100
     max_aspect_ratio: float = 4.0
     blank_stddev: float = 6.0  # notes §A3: photos 17-57, blanks below 5
@@ -83,6 +85,8 @@ class ImageOptions:
         where = str(settings.path) if settings.path else "cmner.toml"
         options = cls(
             hamming_threshold=settings.get("images", "hamming_threshold", int, 8),
+            hash_margin=settings.get("images", "hash_margin", float, 0.08),
+            colour_tolerance=settings.get("images", "colour_tolerance", float, 0.05),
             min_side=settings.get("images", "min_side", int, 100),
             max_aspect_ratio=settings.get("images", "max_aspect_ratio", float, 4.0),
             blank_stddev=settings.get("images", "blank_stddev", float, 6.0),
@@ -92,6 +96,8 @@ class ImageOptions:
         )
         checks = [
             ("hamming_threshold", 0 <= options.hamming_threshold <= 64, "between 0 and 64"),
+            ("hash_margin", 0.0 <= options.hash_margin < 0.5, "at least 0 and below 0.5"),
+            ("colour_tolerance", 0.0 <= options.colour_tolerance <= 1.0, "between 0 and 1"),
             ("min_side", options.min_side >= 1, "at least 1"),
             ("max_aspect_ratio", options.max_aspect_ratio >= 1.0, "at least 1.0"),
             ("blank_stddev", options.blank_stddev >= 0.0, "at least 0"),

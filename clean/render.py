@@ -7,7 +7,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from cmner_build.console import info, out, warn
+from cmner_build.console import err, info, out, warn
 
 from .image_report import ImageReportSummary
 from .image_stage import ImagesReport
@@ -18,12 +18,17 @@ SCREEN_ROWS = 30
 
 def render_rules(rows: list[dict[str, Any]]) -> None:
     table = Table(title="Text rules, in the order they run (then redaction, content filter, length)")
-    for column in ("#", "name", "on", "pattern", "replacement", "description"):
-        table.add_column(column, overflow="fold")
+    table.add_column("#", justify="right")
+    table.add_column("name", no_wrap=True)
+    table.add_column("on", no_wrap=True)
+    table.add_column("from", no_wrap=True)
+    table.add_column("pattern → replacement", overflow="fold")
+    table.add_column("what", overflow="fold")
     for number, row in enumerate(rows, start=1):
-        table.add_row(str(number), row["name"] + ("" if row["builtin"] else " (yours)"), "yes" if row["enabled"] else "no",
-                      row["pattern"], repr(row["replacement"]), row["description"])
-    out.print(table)
+        table.add_row(str(number), row["name"], "yes" if row["enabled"] else "no",
+                      "built-in" if row["builtin"] else "cmner.toml",
+                      f"{row['pattern']} → {row['replacement']!r}", row["description"])
+    out.print(table, markup=False)
 
 
 def render_clean_report(report: CleanReport) -> None:
@@ -88,4 +93,5 @@ def render_image_report(summary: ImageReportSummary) -> None:
     out.print(table)
     if len(summary.dropped) > SCREEN_ROWS:
         info(f"... {len(summary.dropped) - SCREEN_ROWS} more in the report")
-    info(f"report with thumbnails: {summary.path}")
+    # soft_wrap: a path the user will copy must not be broken over two lines.
+    err.print(f"report with thumbnails: {summary.path}", soft_wrap=True, markup=False, highlight=False)

@@ -72,6 +72,12 @@ keep_one_per_group = false
 [images]
 # Perceptual-hash (pHash, 64 bits) Hamming distance at or below which two images are the same picture.
 hamming_threshold = 8
+# Fraction cut from each side before hashing, so that Weibo's corner watermark ("weibo.com/u/...")
+# does not make reposts of one picture look different. Changing it changes every hash: re-check.
+hash_margin = 0.08
+# pHash sees only grey levels: two images are the same picture only if their average colour balance
+# (r/(r+g+b), g/(r+g+b)) also differs by at most this. Reposts measure <= 0.01; 1.0 switches it off.
+colour_tolerance = 0.05
 # Smaller images (shortest side, pixels) are dropped as too_small: emoji, stickers, thumbnails.
 min_side = 100
 # Longer / shorter side above this is dropped as extreme_aspect (long screenshots, banners).
