@@ -12,6 +12,8 @@
     stays 'cleaned' and is reported.
 
 Kept and dropped images are final: re-running only looks at new downloads, so it changes nothing.
+After changing the [images] settings, `recheck=True` (`images --recheck`) decides every image of
+those posts again.
 Images of dropped posts take no part, and images without a hash (imported releases) are not compared.
 """
 
@@ -91,21 +93,40 @@ def _check_job(job: tuple[int, Path], options: ImageOptions) -> ImageCheck:
     return check_image(job[0], job[1], options)
 
 
-TO_CHECK = """FROM images i JOIN posts p ON p.post_id = i.post_id
-               WHERE i.status = 'downloaded' AND p.status IN ('cleaned', 'ready')"""
+# Posts whose images this stage decides on: cleaned and ready ones, and (when re-checking) the ones
+# it dropped itself for want of a usable image.
+OWN_DROPS = ("no_usable_image", "no_image")
+_POSTS = "p.status IN ('cleaned', 'ready')"
+_POSTS_RECHECK = f"(p.status IN ('cleaned', 'ready') OR (p.status = 'dropped' AND p.drop_reason IN {OWN_DROPS}))"
 
 
-def images_to_check(store: Store) -> int:
-    return store.scalar(f"SELECT COUNT(*) {TO_CHECK}")
+def _to_check(recheck: bool) -> str:
+    if recheck:  # every decided image again: for changed [images] settings
+        return (f"FROM images i JOIN posts p ON p.post_id = i.post_id"
+                f" WHERE i.status IN ('downloaded', 'kept', 'dropped') AND {_POSTS_RECHECK}")
+    return f"FROM images i JOIN posts p ON p.post_id = i.post_id WHERE i.status = 'downloaded' AND {_POSTS}"
+
+
+def images_to_check(store: Store, recheck: bool = False) -> int:
+    return store.scalar(f"SELECT COUNT(*) {_to_check(recheck)}")
 
 
 def process_images(
-    store: Store, images_dir: Path, options: ImageOptions, progress: Callable[[int], None] | None = None
+    store: Store,
+    images_dir: Path,
+    options: ImageOptions,
+    progress: Callable[[int], None] | None = None,
+    recheck: bool = False,
 ) -> ImagesReport:
+    """Check new downloads (or, with recheck, every image of the posts this stage decides on) and promote posts.
+
+    Nothing is written until every image is checked, then all in one transaction: an interrupted run
+    leaves the store as it was.
+    """
     report = ImagesReport()
     rows = store.query(
         f"""SELECT i.image_id, i.post_id, i.position, i.file_name, i.meta, p.rowid AS post_order
-            {TO_CHECK} ORDER BY p.rowid, i.position"""
+            {_to_check(recheck)} ORDER BY p.rowid, i.position"""
     )
     report.images_of_uncleaned_posts = store.scalar(
         "SELECT COUNT(*) FROM images i JOIN posts p ON p.post_id = i.post_id"
@@ -136,7 +157,7 @@ def process_images(
                 report.dropped[check.drop_reason] = report.dropped.get(check.drop_reason, 0) + 1
             else:
                 report.kept += 1
-        _promote_posts(store, report)
+        _promote_posts(store, report, recheck)
         if report.checked or report.posts_ready or report.posts_dropped:
             store.log_event(
                 "images", "run", f"checked {report.checked} images, kept {report.kept}",
@@ -168,6 +189,8 @@ def _dedupe(
            FROM images i JOIN posts p ON p.post_id = i.post_id
            WHERE i.status = 'kept' AND i.phash IS NOT NULL AND p.status != 'dropped'"""
     ):
+        if row["image_id"] in checks:  # being re-checked: it competes as a new image
+            continue
         chroma = json.loads(row["meta"] or "{}").get("check", {}).get("chroma")
         candidates.append(_Candidate(row["image_id"], row["post_id"], row["position"], row["file_name"], row["phash"],
                                      tuple(chroma) if chroma else None, (row["width"] or 0) * (row["height"] or 0),
@@ -199,22 +222,26 @@ def similar_colour(a: tuple[float, float] | None, b: tuple[float, float] | None,
     return max(abs(a[0] - b[0]), abs(a[1] - b[1])) <= tolerance
 
 
-def _promote_posts(store: Store, report: ImagesReport) -> None:
+def _promote_posts(store: Store, report: ImagesReport, recheck: bool) -> None:
     rows = store.query(
-        """SELECT p.post_id,
-                  COALESCE(SUM(i.status = 'kept'), 0) AS kept,
-                  COALESCE(SUM(i.status IN ('pending', 'downloaded')), 0) AS waiting,
-                  COUNT(i.image_id) AS images
-           FROM posts p LEFT JOIN images i ON i.post_id = p.post_id
-           WHERE p.status = 'cleaned' GROUP BY p.post_id ORDER BY p.rowid"""
+        f"""SELECT p.post_id, p.status, p.drop_reason,
+                   COALESCE(SUM(i.status = 'kept'), 0) AS kept,
+                   COALESCE(SUM(i.status IN ('pending', 'downloaded')), 0) AS waiting,
+                   COUNT(i.image_id) AS images
+            FROM posts p LEFT JOIN images i ON i.post_id = p.post_id
+            WHERE {_POSTS_RECHECK if recheck else "p.status = 'cleaned'"} GROUP BY p.post_id ORDER BY p.rowid"""
     )
     for row in rows:
-        if row["waiting"]:
+        if row["waiting"] and not (row["status"] == "ready" and row["kept"]):
+            if row["status"] != "cleaned":
+                store.set_status(row["post_id"], "cleaned")
             report.posts_waiting.append(row["post_id"])
         elif row["kept"]:
-            store.set_status(row["post_id"], "ready")
-            report.posts_ready.append(row["post_id"])
+            if row["status"] != "ready":
+                store.set_status(row["post_id"], "ready")
+                report.posts_ready.append(row["post_id"])
         else:
             reason = "no_usable_image" if row["images"] else "no_image"
-            store.set_status(row["post_id"], "dropped", reason)
-            report.posts_dropped.setdefault(reason, []).append(row["post_id"])
+            if (row["status"], row["drop_reason"]) != ("dropped", reason):
+                store.set_status(row["post_id"], "dropped", reason)
+                report.posts_dropped.setdefault(reason, []).append(row["post_id"])

@@ -179,3 +179,19 @@ def test_same_layout_in_other_colours_is_not_a_duplicate(workspace: Workspace) -
     process_images(store, workspace.images_dir, ImageOptions(workers=1))
     _, images = statuses(workspace)
     assert images == {"P_0": ("kept", None), "Q_0": ("kept", None), "R_0": ("dropped", "duplicate_across_posts")}
+
+
+def test_recheck_applies_changed_settings_and_back(workspace: Workspace) -> None:
+    fill(workspace)
+    process_images(workspace.store, workspace.images_dir, ImageOptions(workers=1))
+    first = statuses(workspace)
+    strict = ImageOptions(workers=1, min_side=500)  # every 640x480 photo is now too small
+    report = process_images(workspace.store, workspace.images_dir, strict, recheck=True)
+    posts, images = statuses(workspace)
+    assert images["A_0"] == ("dropped", "too_small") and images["D_0"] == ("dropped", "too_small")
+    assert posts["A"] == ("dropped", "no_usable_image") and posts["D"] == ("cleaned", None)  # D waits for D_1
+    assert report.posts_dropped == {"no_usable_image": ["A"]}
+    assert posts["F"] == ("crawled", None) and images["F_0"] == ("downloaded", None)  # not cleaned: untouched
+    result = run_cli("-w", workspace.root, "images", "--recheck", "--json")
+    assert result.exit_code == 0, result.output
+    assert statuses(workspace) == first

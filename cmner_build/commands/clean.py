@@ -64,6 +64,7 @@ def images(
     ctx: typer.Context,
     report: bool = typer.Option(False, "--report", help="Write exports/images_report.html (thumbnails of what was dropped, and why) and list the drops."),
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Processes for decoding (default images.workers; 0 = all cores)."),
+    recheck: bool = typer.Option(False, "--recheck", help="Decide every image of cleaned / ready posts again (after changing [images] settings)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Validate, filter and dedupe the downloaded images of cleaned posts; posts with a kept image become ready."""
@@ -78,8 +79,8 @@ def images(
     if workers is not None:
         options.workers = workers
     store = workspace.store
-    with progress_task("checking images", images_to_check(store)) as advance:
-        result = process_images(store, workspace.images_dir, options, progress=advance)
+    with progress_task("checking images", images_to_check(store, recheck)) as advance:
+        result = process_images(store, workspace.images_dir, options, progress=advance, recheck=recheck)
     output: dict = {"images": result.as_dict()}
     summary = None
     if report:
