@@ -106,6 +106,17 @@ def assign_duplicate_groups(
     return len(groups), sum(len(group) for group in groups)
 
 
+# Posts in scope: crawled, cleaned, ready, and the ones this stage dropped itself.
+_SCOPE = f"""FROM posts p LEFT JOIN clean_posts c ON c.post_id = p.post_id
+             WHERE p.status IN ({",".join("?" * len(IN_SCOPE))})
+                OR (p.status = 'dropped' AND c.drop_reason IS NOT NULL AND c.drop_reason = p.drop_reason)"""
+
+
+def posts_in_scope(store: Store) -> int:
+    store.migrate(MIGRATIONS)
+    return store.scalar(f"SELECT COUNT(*) {_SCOPE}", IN_SCOPE)
+
+
 def clean_corpus(
     store: Store,
     options: CleanOptions,
@@ -120,10 +131,7 @@ def clean_corpus(
     rows = store.query(
         f"""SELECT p.post_id, p.original_text, p.text, p.status, p.drop_reason, p.dup_group,
                    c.cleaned_text, c.drop_reason AS clean_reason, c.unfit_terms, c.config_hash
-            FROM posts p LEFT JOIN clean_posts c ON c.post_id = p.post_id
-            WHERE p.status IN ({",".join("?" * len(IN_SCOPE))})
-               OR (p.status = 'dropped' AND c.drop_reason IS NOT NULL AND c.drop_reason = p.drop_reason)
-            ORDER BY p.rowid""",
+            {_SCOPE} ORDER BY p.rowid""",
         IN_SCOPE,
     )
     old_hits: dict[str, dict[str, int]] = {}

@@ -48,17 +48,6 @@ cookie_env = "WEIBO_COOKIE"
 [clean]
 # `cmner-build clean` rebuilds posts.text from the original text with the built-in rules (list them
 # with `cmner-build clean --list-rules`), then your rules, then redaction and the content filter.
-# Add a rule, or switch a built-in one off by its name, with [[clean.rules]] tables:
-# [[clean.rules]]
-# name = "strip-signature"
-# pattern = "——来自.*$"
-# replacement = ""
-# enabled = true
-#
-# [[clean.rules]]
-# name = "video-label"      # a built-in rule, off by default
-# enabled = true
-#
 # Privacy: kinds that are masked (<PHONE>, <ID>, <EMAIL>, <QQ>).
 redact = ["phone", "id_card", "email", "qq"]
 # Unfit content: posts with a lexicon term are dropped as unfit:<category>. The bundled lexicon is
@@ -68,6 +57,17 @@ lexicons = []
 # Keep only the first post of each near-duplicate group (see split.near_duplicate_jaccard); the
 # others are dropped as near_duplicate. `clean --keep-one-per-group` does the same for one run.
 keep_one_per_group = false
+# Add a rule, or switch a built-in one on or off by its name, with [[clean.rules]] tables placed
+# after the keys above:
+# [[clean.rules]]
+# name = "strip-signature"
+# pattern = "——来自.*$"
+# replacement = ""
+# enabled = true
+#
+# [[clean.rules]]
+# name = "video-label"      # a built-in rule, off by default
+# enabled = true
 
 [images]
 # Perceptual-hash (pHash, 64 bits) Hamming distance at or below which two images are the same picture.

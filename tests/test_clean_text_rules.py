@@ -193,3 +193,18 @@ def test_contract_with_crawl_noisy_sample_texts_clean_back_exactly() -> None:
         cleaned, counts = apply_rules(noisy, RULES)
         assert cleaned == text, noisy
         assert set(counts) == {"zero-width", "emoticons", "web-link-label"}
+
+
+def test_the_commented_example_in_the_default_config_works_once_uncommented() -> None:
+    import tomllib
+
+    from cmner_build.config import DEFAULT_CONFIG
+
+    keys = ("# [[clean.rules]]", "# name =", "# pattern =", "# replacement =", "# enabled =")
+    text = "\n".join(line[2:] if line.startswith(keys) else line for line in DEFAULT_CONFIG.splitlines())
+    section = tomllib.loads(text)["clean"]
+    rules = rules_from_settings(section)
+    assert [rule.name for rule in rules if rule.name in ("strip-signature", "video-label") and rule.enabled] == [
+        "video-label", "strip-signature"
+    ]
+    assert apply_rules("西湖真美 ——来自iPhone", rules)[0] == "西湖真美"

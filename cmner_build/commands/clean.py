@@ -48,11 +48,10 @@ def clean(
         rows = describe_rules(options.rules)
         print_json(rows) if as_json else render_rules(rows)
         return
-    from clean.post_cleaning import clean_corpus
+    from clean.post_cleaning import clean_corpus, posts_in_scope
 
     store = workspace.store
-    total = store.scalar("SELECT COUNT(*) FROM posts WHERE status IN ('crawled', 'cleaned', 'ready', 'dropped')")
-    with progress_task("cleaning" if not dry_run else "cleaning (dry run)", total) as advance:
+    with progress_task("cleaning" if not dry_run else "cleaning (dry run)", posts_in_scope(store)) as advance:
         report = clean_corpus(store, options, dry_run=dry_run, samples=samples, progress=advance)
     if as_json:
         print_json(report.as_dict())
