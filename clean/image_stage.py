@@ -20,22 +20,17 @@ Images of dropped posts take no part, and images without a hash (imported releas
 from __future__ import annotations
 
 import json
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from cmner_build.store import Store, utc_now
 
-from .image_check import ImageCheck, check_image
+from .image_check import ImageCheck
 from .image_dedupe import clusters, hamming_distance, hashes_to_array, near_duplicate_pairs
+from .image_pool import check_images
 from .options import ImageOptions
-
-# Below this many images per worker a process pool costs more than it saves.
-MIN_IMAGES_PER_WORKER = 32
-
 
 @dataclass
 class ImagesReport:
@@ -67,32 +62,6 @@ class _Candidate:
     already_kept: bool
 
 
-def check_images(
-    jobs: Sequence[tuple[int, Path]], options: ImageOptions, progress: Callable[[int], None] | None = None
-) -> tuple[list[ImageCheck], int]:
-    """Check (image_id, path) jobs, in job order. Returns the checks and the number of worker processes used."""
-    workers = min(options.worker_count(), len(jobs) // MIN_IMAGES_PER_WORKER)
-    run_one = partial(_check_job, options=options)
-    results: list[ImageCheck] = []
-    if workers <= 1:
-        for job in jobs:
-            results.append(run_one(job))
-            if progress is not None:
-                progress(1)
-        return results, 1
-    # spawn, not fork: the parent runs a progress-bar thread and holds a SQLite connection.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for check in pool.map(run_one, jobs, chunksize=16):
-            results.append(check)
-            if progress is not None:
-                progress(1)
-    return results, workers
-
-
-def _check_job(job: tuple[int, Path], options: ImageOptions) -> ImageCheck:
-    return check_image(job[0], job[1], options)
-
-
 # Posts whose images this stage decides on: cleaned and ready ones, and (when re-checking) the ones
 # it dropped itself for want of a usable image.
 OWN_DROPS = ("no_usable_image", "no_image")
@@ -117,8 +86,11 @@ def process_images(
     options: ImageOptions,
     progress: Callable[[int], None] | None = None,
     recheck: bool = False,
+    pool: ProcessPoolExecutor | None = None,
 ) -> ImagesReport:
     """Check new downloads (or, with recheck, every image of the posts this stage decides on) and promote posts.
+
+    `pool`: worker processes from `image_pool.worker_pool`, started before any progress-bar thread.
 
     Nothing is written until every image is checked, then all in one transaction: an interrupted run
     leaves the store as it was.
@@ -133,7 +105,7 @@ def process_images(
         " WHERE i.status = 'downloaded' AND p.status = 'crawled'"
     )
     jobs = [(row["image_id"], _image_path(images_dir, row["file_name"])) for row in rows]
-    checks, report.workers = check_images(jobs, options, progress)
+    checks, report.workers = check_images(jobs, options, progress, pool)
     report.checked = len(checks)
     by_id = {check.image_id: check for check in checks}
     duplicate_of = _dedupe(store, rows, by_id, options)

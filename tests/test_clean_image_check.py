@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageEnhance
 
 from clean.image_check import check_image
 from clean.image_dedupe import hamming_distance
-from clean.image_stage import check_images
+from clean.image_pool import check_images
 from clean.options import ImageOptions
 
 from .clean_helpers import photo_like
@@ -165,19 +165,43 @@ def test_draft_decoding_is_close_to_full_decoding(adversarial) -> None:
     assert hamming_distance(check_image(0, path, OPTIONS).phash, full) <= 4
 
 
-def test_process_pool_gives_the_same_results_as_one_process(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def pool_jobs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, Path]]:
+    folder = tmp_path_factory.mktemp("pool")
     jobs = []
     for index in range(70):
-        path = tmp_path / f"{index}.jpg"
+        path = folder / f"{index}.jpg"
         photo_like(100 + index, (200, 160)).save(path, "JPEG", quality=85)
         jobs.append((index, path))
-    jobs.append((70, tmp_path / "absent.jpg"))
-    pooled, workers = check_images(jobs, ImageOptions(workers=2))
-    single, one = check_images(jobs, ImageOptions(workers=1))
+    jobs.append((70, folder / "absent.jpg"))
+    return jobs
+
+
+def test_process_pool_gives_the_same_results_as_one_process(pool_jobs) -> None:
+    pooled, workers = check_images(pool_jobs, ImageOptions(workers=2))
+    single, one = check_images(pool_jobs, ImageOptions(workers=1))
     assert (workers, one) == (2, 1)
     assert pooled == single
     assert [check.image_id for check in pooled] == list(range(71))
     assert pooled[-1].drop_reason == "missing_file"
+
+
+def test_pool_spawns_instead_of_forking_while_other_threads_run(pool_jobs) -> None:
+    import threading
+
+    from clean.image_pool import start_method
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert start_method() == "spawn"
+        pooled, workers = check_images(pool_jobs, ImageOptions(workers=2))
+    finally:
+        stop.set()
+        other.join()
+    assert workers == 2
+    assert pooled == check_images(pool_jobs, ImageOptions(workers=1))[0]
 
 
 def test_brightness_and_watermark_stay_within_the_threshold(tmp_path: Path) -> None:

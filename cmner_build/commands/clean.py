@@ -67,6 +67,7 @@ def images(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Validate, filter and dedupe the downloaded images of cleaned posts; posts with a kept image become ready."""
+    from clean.image_pool import worker_pool
     from clean.image_stage import images_to_check, process_images
     from clean.options import ImageOptions
     from clean.render import render_image_report, render_images_result
@@ -78,8 +79,10 @@ def images(
     if workers is not None:
         options.workers = workers
     store = workspace.store
-    with progress_task("checking images", images_to_check(store, recheck)) as advance:
-        result = process_images(store, workspace.images_dir, options, progress=advance, recheck=recheck)
+    count = images_to_check(store, recheck)
+    # The pool first: its workers are forked before the progress bar starts a thread.
+    with worker_pool(options, count) as pool, progress_task("checking images", count) as advance:
+        result = process_images(store, workspace.images_dir, options, progress=advance, recheck=recheck, pool=pool)
     output: dict = {"images": result.as_dict()}
     summary = None
     if report:
