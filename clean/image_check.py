@@ -117,7 +117,9 @@ def _decode_and_hash(raw: bytes, check: ImageCheck, options: ImageOptions) -> No
         check.drop_reason = "decompression_bomb"
         check.detail = f"{width}x{height} = {width * height} pixels > images.max_pixels {options.max_pixels}"
         return
-    if getattr(image, "is_animated", False) and options.drop_animated:
+    # Only these formats animate: an MPO's second frame is a phone's preview or depth map, a
+    # multi-page TIFF's first page is the picture.
+    if image.format in ("GIF", "PNG", "WEBP") and getattr(image, "is_animated", False) and options.drop_animated:
         check.drop_reason, check.detail = "animated", f"{check.frames} frames"
         return
     is_jpeg = image.format in ("JPEG", "MPO")

@@ -86,6 +86,12 @@ def adversarial(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pat
     animated = io.BytesIO()
     frames[0].save(animated, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
     files["animated.gif"] = (animated.getvalue(), "animated")
+    animated_webp = io.BytesIO()
+    frames[0].save(animated_webp, "WEBP", save_all=True, append_images=frames[1:], duration=100)
+    files["animated.webp"] = (animated_webp.getvalue(), "animated")
+    mpo = io.BytesIO()  # a phone's multi-picture JPEG: the second frame is a preview, not an animation
+    photo.save(mpo, "MPO", save_all=True, append_images=[photo.resize((320, 240))], quality=90)
+    files["phone.mpo.jpg"] = (mpo.getvalue(), None)
     rotated = photo.transpose(Image.Transpose.ROTATE_90)  # stored sideways, displayed upright via EXIF 6
     exif = Image.Exif()
     exif[0x0112] = 6
@@ -115,7 +121,7 @@ def test_kept_variants_hash_like_the_original(adversarial) -> None:
     original = check_image(0, adversarial["good.jpg"][0], OPTIONS)
     assert (original.width, original.height, original.format, original.mode) == (640, 480, "JPEG", "RGB")
     for name in ("progressive.jpg", "good.png", "good.webp", "cmyk.jpg", "gray16.png", "palette.png",
-                 "palette.gif", "exif_rotated.jpg"):
+                 "palette.gif", "exif_rotated.jpg", "phone.mpo.jpg"):
         check = check_image(1, adversarial[name][0], OPTIONS)
         assert hamming_distance(check.phash, original.phash) <= 6, (name, check.phash, original.phash)
         assert (check.width, check.height) == (640, 480), name
