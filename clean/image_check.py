@@ -78,8 +78,8 @@ def check_image(image_id: int, path: Path, options: ImageOptions) -> ImageCheck:
     check = ImageCheck(image_id)
     try:
         raw = Path(path).read_bytes()
-    except OSError as error:
-        check.drop_reason, check.detail = "missing_file", f"{path}: {error.strerror or error}"
+    except (OSError, ValueError) as error:  # ValueError: a name with a NUL byte
+        check.drop_reason, check.detail = "missing_file", f"{path}: {getattr(error, 'strerror', None) or error}"
         return check
     check.file_bytes = len(raw)
     check.sha256 = hashlib.sha256(raw).hexdigest()

@@ -141,7 +141,8 @@ def process_images(
 
 def _image_path(images_dir: Path, file_name: str | None) -> Path:
     if not file_name or Path(file_name).name != file_name:
-        return images_dir / "\0missing"  # no file recorded, or a name that would leave images/
+        # No file recorded, or a name that would leave images/: checked as a missing file.
+        return images_dir / f"(no usable file name: {file_name!r})"
     return images_dir / file_name
 
 

@@ -223,3 +223,8 @@ def test_brightness_and_watermark_stay_within_the_threshold(tmp_path: Path) -> N
     base = check_image(0, original, OPTIONS).phash
     for path in (brighter, watermark):
         assert hamming_distance(check_image(1, path, OPTIONS).phash, base) <= OPTIONS.hamming_threshold
+
+
+def test_unreadable_paths_are_missing_files_not_crashes(tmp_path: Path) -> None:
+    for path in (tmp_path / "name\0with-nul.jpg", tmp_path, tmp_path / "absent.jpg"):
+        assert check_image(0, path, OPTIONS).drop_reason == "missing_file"

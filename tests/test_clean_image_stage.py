@@ -37,7 +37,7 @@ def fill(workspace: Workspace) -> None:
         add_images(store, "D", [("D_0.jpg", "downloaded"), (None, "pending")])
         # E has no image at all; F is not cleaned yet; G's file never arrived; H has only unusable images.
         add_images(store, "F", [("F_0.jpg", "downloaded")])
-        add_images(store, "G", [("G_0.jpg", "downloaded")])
+        add_images(store, "G", [("G_0.jpg", "downloaded"), (None, "downloaded"), ("../corpus.db", "downloaded")])
         add_images(store, "H", [("H_0.jpg", "downloaded"), ("H_1.jpg", "downloaded")])
 
 
@@ -66,6 +66,8 @@ def test_images_command_end_to_end(workspace: Workspace) -> None:
         "D_1": ("pending", None),
         "F_0": ("downloaded", None),
         "G_0": ("dropped", "missing_file"),
+        "G_1": ("dropped", "missing_file"),
+        "G_2": ("dropped", "missing_file"),
         "H_0": ("dropped", "near_blank"),
         "H_1": ("dropped", "too_small"),
     }
@@ -80,7 +82,7 @@ def test_images_command_end_to_end(workspace: Workspace) -> None:
         "H": ("dropped", "no_usable_image"),
     }
     summary = output["images"]
-    assert (summary["checked"], summary["kept"]) == (9, 3)
+    assert (summary["checked"], summary["kept"]) == (11, 3)
     assert summary["posts_waiting"] == ["D"] and summary["images_of_uncleaned_posts"] == 1
     assert summary["posts_dropped"] == {"no_usable_image": ["B", "C", "G", "H"], "no_image": ["E"]}
     # What is stored for a kept image and for a duplicate.
@@ -96,7 +98,7 @@ def test_images_command_end_to_end(workspace: Workspace) -> None:
     assert '<div class="placeholder">empty_file</div>' in content
     assert "no_image" in content and "posts waiting" in content.lower()
     assert output["report"]["by_reason"] == {
-        "duplicate_in_post": 1, "duplicate_across_posts": 1, "empty_file": 1, "missing_file": 1,
+        "duplicate_in_post": 1, "duplicate_across_posts": 1, "empty_file": 1, "missing_file": 3,
         "near_blank": 1, "too_small": 1,
     }
 
