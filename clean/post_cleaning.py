@@ -213,11 +213,12 @@ def clean_corpus(
                     "INSERT INTO clean_rule_hits (post_id, rule, hits) VALUES (?, ?, ?)",
                     [(post.post_id, rule, count) for rule, count in sorted(post.hits.items())],
                 )
-            store.log_event(
-                "clean", "run", f"cleaned {len(posts)} posts, {report.posts_changed} changed",
-                config_hash=config_hash, posts=len(posts), changed=report.posts_changed, dropped=report.dropped,
-                rules={rule: totals["changes"] for rule, totals in report.rules.items()},
-            )
+            if report.posts_changed:  # like `images`: a run that changes nothing leaves no trace
+                store.log_event(
+                    "clean", "run", f"cleaned {len(posts)} posts, {report.posts_changed} changed",
+                    config_hash=config_hash, posts=len(posts), changed=report.posts_changed, dropped=report.dropped,
+                    rules={rule: totals["changes"] for rule, totals in report.rules.items()},
+                )
     return report
 
 
