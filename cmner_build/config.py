@@ -57,18 +57,50 @@ image_base = ""
 image_referer = "https://weibo.com/"
 
 [clean]
-# Text rules run in order; add your own with [[clean.rules]] tables:
+# `cmner-build clean` rebuilds posts.text from the original text with the built-in rules (list them
+# with `cmner-build clean --list-rules`), then your rules, then redaction and the content filter.
+# Privacy: kinds that are masked (<PHONE>, <ID>, <EMAIL>, <QQ>).
+redact = ["phone", "id_card", "email", "qq"]
+# Unfit content: posts with a lexicon term are dropped as unfit:<category>. The bundled lexicon is
+# small; add files with one `term<TAB>category` per line (paths relative to this folder).
+default_lexicon = true
+lexicons = []
+# Keep only the first post of each near-duplicate group (see split.near_duplicate_jaccard); the
+# others are dropped as near_duplicate. `clean --keep-one-per-group` does the same for one run.
+keep_one_per_group = false
+# Add a rule, or switch a built-in one on or off by its name, with [[clean.rules]] tables placed
+# after the keys above:
 # [[clean.rules]]
 # name = "strip-signature"
 # pattern = "——来自.*$"
 # replacement = ""
 # enabled = true
+#
+# [[clean.rules]]
+# name = "video-label"      # a built-in rule, off by default
+# enabled = true
 
 [images]
-# Perceptual-hash Hamming distance at or below which two images are the same picture.
+# Perceptual-hash (pHash, 64 bits) Hamming distance at or below which two images are the same picture.
 hamming_threshold = 8
+# Fraction cut from each side before hashing, so that Weibo's corner watermark ("weibo.com/u/...")
+# does not make reposts of one picture look different. Changing it changes every hash: re-check.
+hash_margin = 0.08
+# pHash sees only grey levels: two images are the same picture only if their average colour balance
+# (r/(r+g+b), g/(r+g+b)) also differs by at most this. Reposts measure <= 0.01; 1.0 switches it off.
+colour_tolerance = 0.05
+# Smaller images (shortest side, pixels) are dropped as too_small: emoji, stickers, thumbnails.
 min_side = 100
+# Longer / shorter side above this is dropped as extreme_aspect (long screenshots, banners).
 max_aspect_ratio = 4.0
+# Grey-level standard deviation below this is near_blank (photos measure 17-57).
+blank_stddev = 6.0
+# Images with more pixels are refused unread as decompression_bomb (Pillow's own limit).
+max_pixels = 89478485
+# Animated GIF / WebP / PNG are dropped (mostly stickers; their first frames collide).
+drop_animated = true
+# Processes that decode images; 0 means one per core.
+workers = 0
 
 [doccano]
 # The Doccano server every annotate command talks to (`--url` overrides it).

@@ -1,9 +1,98 @@
-"""Commands of the clean stage (issue 4): registered on the app by `register`."""
+"""Commands of the clean stage (issue 4): `clean` (text) and `images` (validation, filters, dedupe)."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
+
+from .common import open_ws, print_json
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this stage's commands; empty until the stage is built."""
+    app.command(
+        "clean",
+        epilog="Example: cmner-build -w my-corpus clean --dry-run   (then: cmner-build -w my-corpus clean)",
+    )(clean)
+    app.command("images", epilog="Example: cmner-build -w my-corpus images --report")(images)
+
+
+def clean(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show counts per rule and before/after samples; write nothing."),
+    keep_one_per_group: bool = typer.Option(
+        False, "--keep-one-per-group",
+        help="Keep one post per near-duplicate group, drop the others as near_duplicate "
+             "(or set clean.keep_one_per_group in cmner.toml to make it stick).",
+    ),
+    samples: int = typer.Option(5, "--samples", min=0, help="Before/after examples to show."),
+    list_rules: bool = typer.Option(False, "--list-rules", help="List the text rules in effect, in order, and exit."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Clean crawled posts: text rules, privacy redaction, content filter, length limit, near-duplicate groups.
+
+    Always works from the original text, so re-running changes nothing and a changed rule is applied
+    from scratch. Posts already pushed to annotation are never modified.
+    """
+    from clean.options import CleanOptions
+    from clean.render import render_clean_report, render_rules
+    from clean.text_rules import describe_rules
+
+    from ..console import progress_task
+
+    workspace = open_ws(ctx)
+    options = CleanOptions.from_settings(workspace.settings, workspace.root)
+    if keep_one_per_group:
+        options.keep_one_per_group = True
+    if list_rules:
+        rows = describe_rules(options.rules)
+        print_json(rows) if as_json else render_rules(rows)
+        return
+    from clean.post_cleaning import clean_corpus, posts_in_scope
+
+    store = workspace.store
+    with progress_task("cleaning" if not dry_run else "cleaning (dry run)", posts_in_scope(store)) as advance:
+        report = clean_corpus(store, options, dry_run=dry_run, samples=samples, progress=advance)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        render_clean_report(report)
+
+
+def images(
+    ctx: typer.Context,
+    report: bool = typer.Option(False, "--report", help="Write exports/images_report.html (thumbnails of what was dropped, and why) and list the drops."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Processes for decoding (default images.workers; 0 = all cores)."),
+    recheck: bool = typer.Option(False, "--recheck", help="Decide every image of cleaned / ready posts again (after changing [images] settings)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Validate, filter and dedupe the downloaded images of cleaned posts; posts with a kept image become ready."""
+    from clean.image_pool import worker_pool
+    from clean.image_stage import images_to_check, process_images
+    from clean.options import ImageOptions
+    from clean.render import render_image_report, render_images_result
+
+    from ..console import progress_task
+
+    workspace = open_ws(ctx)
+    options = ImageOptions.from_settings(workspace.settings)
+    if workers is not None:
+        options.workers = workers
+    store = workspace.store
+    count = images_to_check(store, recheck)
+    # The pool first: its workers are forked before the progress bar starts a thread.
+    with worker_pool(options, count) as pool, progress_task("checking images", count) as advance:
+        result = process_images(store, workspace.images_dir, options, progress=advance, recheck=recheck, pool=pool)
+    output: dict = {"images": result.as_dict()}
+    summary = None
+    if report:
+        from clean.image_report import summary_rows, write_image_report
+
+        summary = write_image_report(store, workspace.images_dir, workspace.exports_dir / "images_report.html")
+        output["report"] = {"path": str(summary.path), "by_reason": summary.by_reason, "dropped": summary_rows(summary)}
+    if as_json:
+        print_json(output)
+        return
+    render_images_result(result)
+    if summary is not None:
+        render_image_report(summary)

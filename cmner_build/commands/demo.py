@@ -44,6 +44,8 @@ DEMO_STEPS: list[DemoStep] = [
     # A recorded crawl of the three topics (scripts/make_crawl_archive.py), parsed without the network.
     DemoStep("Crawl the three topics from a recorded Weibo archive (offline)",
              ["crawl", "--from-archive", "{sample}/archive"]),
+    DemoStep("Clean the crawled posts: text rules, privacy, content filter, near-duplicates", ["clean"]),
+    DemoStep("Check, filter and dedupe their images; report what was dropped", ["images", "--report"]),
     # With a served Doccano the accounts and pushes go there; the annotators' work always comes from
     # the bundled export zips (scripts/make_demo_annotations.py): nobody annotates during a demo.
     DemoStep("Annotator accounts (served Doccano only)", _annotate_step("users_step")),

@@ -1,0 +1,97 @@
+"""Rich tables for `cmner-build clean` and `cmner-build images` (results on stdout, notes on stderr)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from cmner_build.console import err, info, out, warn
+
+from .image_report import ImageReportSummary
+from .image_stage import ImagesReport
+from .post_cleaning import CleanReport
+
+SCREEN_ROWS = 30
+
+
+def render_rules(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="Text rules, in the order they run (then redaction, content filter, length)")
+    table.add_column("#", justify="right")
+    table.add_column("name", no_wrap=True)
+    table.add_column("on", no_wrap=True)
+    table.add_column("from", no_wrap=True)
+    table.add_column("pattern → replacement", overflow="fold")
+    table.add_column("what", overflow="fold")
+    for number, row in enumerate(rows, start=1):
+        table.add_row(str(number), row["name"], "yes" if row["enabled"] else "no",
+                      "built-in" if row["builtin"] else "cmner.toml",
+                      f"{row['pattern']} → {row['replacement']!r}", row["description"])
+    out.print(table, markup=False)
+
+
+def render_clean_report(report: CleanReport) -> None:
+    title = "Dry run: nothing written" if report.dry_run else "clean"
+    table = Table(title=f"{title}: {report.posts_in_scope:,} posts, {report.texts_changed:,} texts changed")
+    table.add_column("rule")
+    table.add_column("posts", justify="right")
+    table.add_column("changes", justify="right")
+    for rule, totals in report.rules.items():
+        table.add_row(rule, f"{totals['posts']:,}", f"{totals['changes']:,}")
+    out.print(table)
+    table = Table(title="Posts after cleaning")
+    table.add_column("status / drop reason")
+    table.add_column("posts", justify="right")
+    for status, count in sorted(report.statuses.items()):
+        table.add_row(status, f"{count:,}")
+    for reason, count in sorted(report.dropped.items()):
+        table.add_row(f"  dropped: {reason}", f"{count:,}")
+    out.print(table)
+    out.print(f"near-duplicate groups: {report.duplicate_groups:,} ({report.posts_in_duplicate_groups:,} posts)")
+    for sample in report.samples:
+        rules = ", ".join(f"{name} ×{count}" for name, count in sample["rules"].items()) or "no rule"
+        dropped = f"; dropped: {sample['drop_reason']}" if sample["drop_reason"] else ""
+        out.print(f"[bold]{escape(sample['post_id'])}[/bold] ({escape(rules + dropped)})")
+        out.print(f"  before: {sample['before']}", markup=False)
+        out.print(f"  after:  {sample['after']}", markup=False)
+    if report.restored:
+        info(f"{len(report.restored)} posts dropped by an earlier run are kept now: {', '.join(report.restored[:10])}")
+    if report.frozen_would_change:
+        ids = ", ".join(report.frozen_would_change[:10])
+        warn(f"{len(report.frozen_would_change)} posts already pushed to annotation would get another text under the "
+             f"current rules; they are left as they are: {ids}")
+    if report.dry_run:
+        info(f"dry run: {report.posts_changed:,} posts would change; run without --dry-run to write")
+    else:
+        info(f"{report.posts_changed:,} posts changed" + (" (nothing to do)" if not report.posts_changed else ""))
+
+
+def render_images_result(report: ImagesReport) -> None:
+    table = Table(title=f"images: {report.checked:,} checked ({report.workers} process(es)), {report.kept:,} kept")
+    table.add_column("dropped because")
+    table.add_column("images", justify="right")
+    for reason, count in sorted(report.dropped.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(reason, f"{count:,}")
+    out.print(table)
+    info(f"posts ready for annotation: {len(report.posts_ready):,}")
+    for reason, ids in report.posts_dropped.items():
+        info(f"posts dropped ({reason}): {len(ids):,}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}")
+    if report.posts_waiting:
+        warn(f"{len(report.posts_waiting)} cleaned posts still have images to download and stay 'cleaned': "
+             f"{', '.join(report.posts_waiting[:10])}")
+    if report.images_of_uncleaned_posts:
+        warn(f"{report.images_of_uncleaned_posts} downloaded images belong to posts not cleaned yet: run `clean` first")
+
+
+def render_image_report(summary: ImageReportSummary) -> None:
+    table = Table(title=f"Dropped images ({len(summary.dropped):,} in the workspace)")
+    for column in ("file", "post", "reason", "detail"):
+        table.add_column(column, overflow="fold")
+    for image in summary.dropped[:SCREEN_ROWS]:
+        table.add_row(image.file_name or "(no file)", image.post_id, image.reason, image.detail)
+    out.print(table)
+    if len(summary.dropped) > SCREEN_ROWS:
+        info(f"... {len(summary.dropped) - SCREEN_ROWS} more in the report")
+    # soft_wrap: a path the user will copy must not be broken over two lines.
+    err.print(f"report with thumbnails: {summary.path}", soft_wrap=True, markup=False, highlight=False)
