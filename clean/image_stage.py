@@ -58,6 +58,7 @@ class _Candidate:
     phash: str
     chroma: tuple[float, float] | None
     area: int
+    posted_at: str  # ISO-8601; '' when unknown
     post_order: int
     already_kept: bool
 
@@ -97,7 +98,8 @@ def process_images(
     """
     report = ImagesReport()
     rows = store.query(
-        f"""SELECT i.image_id, i.post_id, i.position, i.file_name, i.meta, p.rowid AS post_order
+        f"""SELECT i.image_id, i.post_id, i.position, i.file_name, i.meta, p.rowid AS post_order,
+                   COALESCE(p.posted_at, '') AS posted_at
             {_to_check(recheck)} ORDER BY p.rowid, i.position"""
     )
     report.images_of_uncleaned_posts = store.scalar(
@@ -152,13 +154,13 @@ def _dedupe(
     """Mark near-duplicates dropped on their checks; returns image_id -> (file it repeats, distance)."""
     candidates = [
         _Candidate(row["image_id"], row["post_id"], row["position"], row["file_name"], check.phash, check.chroma,
-                   (check.width or 0) * (check.height or 0), row["post_order"], False)
+                   (check.width or 0) * (check.height or 0), row["posted_at"], row["post_order"], False)
         for row in rows
         if (check := checks[row["image_id"]]).drop_reason is None and check.phash is not None
     ]
     for row in store.query(
         """SELECT i.image_id, i.post_id, i.position, i.file_name, i.phash, i.width, i.height, i.meta,
-                  p.rowid AS post_order
+                  p.rowid AS post_order, COALESCE(p.posted_at, '') AS posted_at
            FROM images i JOIN posts p ON p.post_id = i.post_id
            WHERE i.status = 'kept' AND i.phash IS NOT NULL AND p.status != 'dropped'"""
     ):
@@ -167,7 +169,7 @@ def _dedupe(
         chroma = json.loads(row["meta"] or "{}").get("check", {}).get("chroma")
         candidates.append(_Candidate(row["image_id"], row["post_id"], row["position"], row["file_name"], row["phash"],
                                      tuple(chroma) if chroma else None, (row["width"] or 0) * (row["height"] or 0),
-                                     row["post_order"], True))
+                                     row["posted_at"], row["post_order"], True))
     if len(candidates) < 2:
         return {}
     pairs = near_duplicate_pairs(hashes_to_array([c.phash for c in candidates]), options.hamming_threshold)
@@ -176,7 +178,9 @@ def _dedupe(
     duplicate_of: dict[int, tuple[str | None, int]] = {}
     for group in clusters(len(candidates), pairs):
         members = [candidates[index] for index in group]
-        keeper = min(members, key=lambda c: (not c.already_kept, -c.area, c.post_order, c.position))
+        # Keep what an earlier run kept, else the largest copy, else the earliest post's (a re-posted
+        # picture comes after its original); unknown dates sort last.
+        keeper = min(members, key=lambda c: (not c.already_kept, -c.area, c.posted_at or "~", c.post_order, c.position))
         for member in members:
             if member is keeper or member.already_kept:
                 continue

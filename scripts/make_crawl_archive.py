@@ -232,7 +232,10 @@ def main() -> None:
     extra("too_long", "科技", ("今天参加了一场关于人工智能和芯片产业的技术交流会，来自各地的工程师分享了他们在模型训练、"
                               "推理优化和数据治理方面的经验。") * 6 + "收获很多。", [extra_picture(1)])
     extra("phone", "旅游", "民宿老板人很好，房间干净整洁，预订请拨打13812345678，提前一天联系即可。", [extra_picture(2)])
-    extra("duplicate_image", "体育", "昨晚的比赛现场气氛热烈，球迷们一直在呐喊助威。", [duplicate_source.read_bytes()])
+    # Posted after every sample post: a repost of a picture comes later than the original, and the image
+    # stage keeps the earlier post's copy.
+    extra("duplicate_image", "体育", "昨晚的比赛现场气氛热烈，球迷们一直在呐喊助威。", [duplicate_source.read_bytes()],
+          created_at="Sat Jun 22 21:30:00 +0800 2024")
     extras["duplicate_image"]["duplicates"] = duplicate_source.name
 
     # -- pages -----------------------------------------------------------------------------------

@@ -222,7 +222,7 @@ def test_redaction_kinds_from_settings(workspace: Workspace) -> None:
     [
         ('redact = ["phone", "passport"]', "clean.redact: unknown kind(s) ['passport']"),
         ('lexicons = ["nope.tsv"]', "clean.lexicons[0]: lexicon file"),
-        ('keep_one_per_group = "yes"', "clean.keep_one_per_group must be a bool"),
+        ('keep_one_per_group = "yes"', "clean.keep_one_per_group must be true or false"),
     ],
 )
 def test_bad_settings_are_reported_by_name(workspace: Workspace, config: str, message: str) -> None:
