@@ -41,7 +41,7 @@ from .doccano_api import DoccanoAPI, DoccanoAuthError, DoccanoError
 from .doccano_examples import META_POST_ID, ExportedExample, read_export_zip
 from .doccano_projects import ensure_members, ensure_sequence_labeling_project
 from .push import check_project, project_name, reconcile_examples
-from .rounds import ADJUDICATION
+from .rounds import ADJUDICATION, last_batch_number
 from .users import ensure_account, read_passwords
 
 ADJUDICATION_GUIDELINE = (
@@ -175,8 +175,7 @@ class PushResult:
 
 
 def _next_batch_id(store: Store) -> str:
-    count = store.scalar("SELECT COUNT(*) FROM batches WHERE round = ?", (ADJUDICATION,))
-    return f"{ADJUDICATION}-{count + 1:04d}"
+    return f"{ADJUDICATION}-{last_batch_number(store, ADJUDICATION) + 1:04d}"
 
 
 def _unfinished_batches(store: Store) -> list[str]:

@@ -22,7 +22,7 @@ from .batching import pilot_sample, rotate_triples, split_into_batches
 from .doccano_api import DoccanoAPI, DoccanoError, DoccanoNotFound
 from .doccano_examples import example_record
 from .doccano_projects import ensure_members, ensure_sequence_labeling_project, examples_by_post
-from .rounds import TEXT_ROUNDS
+from .rounds import MAIN, TEXT_ROUNDS, last_batch_number
 from .schema import corpus_key, migrate
 from .users import register_annotators
 
@@ -146,8 +146,7 @@ def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_po
         for batch in existing
     ]
     groups = rotate_triples(pool, len(chunks), per_post, previous=previous)
-    number = max((int(b["batch_id"].rsplit("-", 1)[1]) for b in existing if b["batch_id"].rsplit("-", 1)[-1].isdigit()),
-                 default=0)
+    number = last_batch_number(store, MAIN)
     created = []
     for chunk, group in zip(chunks, groups):
         number += 1

@@ -10,8 +10,17 @@
 
 from __future__ import annotations
 
+from cmner_build.store import Store
+
 PILOT = "pilot"
 MAIN = "main"
 IMAGES = "images"
 ADJUDICATION = "adjudication"
 TEXT_ROUNDS: tuple[str, ...] = (PILOT, MAIN)
+
+
+def last_batch_number(store: Store, round_: str) -> int:
+    """The highest N among the round's batch ids `<name>-NNNN` (0 when it has none): new ids count on."""
+    numbers = [int(tail) for (batch_id,) in store.query("SELECT batch_id FROM batches WHERE round = ?", (round_,))
+               if (tail := batch_id.rsplit("-", 1)[-1]).isdigit()]
+    return max(numbers, default=0)
