@@ -142,6 +142,9 @@ def apply_adjudicator_lines(store: Store, lines: Sequence[ExportLine], reason_co
         if line.text != post.merged.text:
             report.problems.append(f"{where}: post {line.post_id}: the text differs from the text that was merged")
             continue
+        if line.problem is not None:
+            report.problems.append(f"{where}: post {line.post_id}: {line.problem}")
+            continue
         reasons = {}
         for cluster in post.open_clusters:
             reason = line.cluster_reasons.get(cluster.number) or line.general_reason

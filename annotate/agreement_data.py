@@ -13,9 +13,8 @@ from cmner_build.errors import CmnerError
 from cmner_build.model import Span
 from cmner_build.store import Store
 
-# Batch rounds that hold annotators' work on posts ('adjudication' projects hold the adjudicator's,
-# 'images' projects hold image relevance, neither is a version of a post's entities).
-ANNOTATION_ROUNDS: tuple[str, ...] = ("pilot", "main")
+from .rounds import PILOT, TEXT_ROUNDS
+
 SCOPES: tuple[str, ...] = ("pilot", "all")
 
 
@@ -43,7 +42,7 @@ class AnnotationSet:
 def _batches_in_scope(store: Store, scope: str, batch_id: str | None) -> list[str]:
     if scope not in SCOPES:
         raise CmnerError(f"unknown round {scope!r}; choose one of {', '.join(SCOPES)}")
-    rounds = ("pilot",) if scope == "pilot" else ANNOTATION_ROUNDS
+    rounds = (PILOT,) if scope == "pilot" else TEXT_ROUNDS
     marks = ", ".join("?" for _ in rounds)
     rows = store.query(
         f"SELECT batch_id, round FROM batches WHERE round IN ({marks}) ORDER BY created_at, rowid", rounds

@@ -1,8 +1,12 @@
-"""Agreement runs in the store (core table agreement_runs): every report is kept, the latest pilot gates push."""
+"""Agreement runs in the store (core table agreement_runs): every report is kept, the latest pilot gates push.
+
+This is the one place that reads the pilot gate; `annotate push` and the demo ask `latest_pilot_gate`.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from cmner_build.store import Store, utc_now
@@ -26,9 +30,24 @@ def save_run(store: Store, round_name: str, batch_id: str | None, report: dict[s
     return int(cursor.lastrowid)
 
 
-def latest_pilot_gate(store: Store) -> bool | None:
-    """Whether the latest pilot run passed; None when the pilot was never measured. (`annotate push` asks this.)"""
-    row = store.query("SELECT passed FROM agreement_runs WHERE round = 'pilot' ORDER BY run_id DESC LIMIT 1")
+@dataclass(frozen=True)
+class PilotGate:
+    """The verdict of the latest `agreement --round pilot` run: passed True or False, None when the pilot
+    was never measured; `why` says which run (or that there is none), for messages."""
+
+    passed: bool | None
+    why: str
+
+
+def latest_pilot_gate(store: Store) -> PilotGate:
+    """The gate `annotate push` obeys before the main rounds (and the demo asks): the latest pilot run."""
+    row = store.query(
+        "SELECT created_at, strict_f1, passed FROM agreement_runs WHERE round = 'pilot' ORDER BY run_id DESC LIMIT 1"
+    )
     if not row or row[0]["passed"] is None:
-        return None
-    return bool(row[0]["passed"])
+        return PilotGate(None, "no pilot agreement has been measured yet")
+    run = row[0]
+    f1 = "n/a" if run["strict_f1"] is None else f"{run['strict_f1']:.3f}"
+    if run["passed"] == 1:
+        return PilotGate(True, f"pilot passed on {run['created_at']} (strict F1 {f1})")
+    return PilotGate(False, f"the latest pilot agreement ({run['created_at']}) did not pass (strict F1 {f1})")

@@ -17,6 +17,7 @@ class AgreementSettings:
     seed: int
     min_votes: int
     adjudicator: str
+    adjudicator_password_env: str
     reason_codes: tuple[str, ...]
 
 
@@ -41,5 +42,6 @@ def agreement_settings(settings: Settings) -> AgreementSettings:
         seed=settings.seed,
         min_votes=min_votes,
         adjudicator=settings.get("agreement", "adjudicator", str, ""),
+        adjudicator_password_env=settings.get("agreement", "adjudicator_password_env", str, "ADJUDICATOR_PASSWORD"),
         reason_codes=tuple(codes),
     )

@@ -240,13 +240,9 @@ class DoccanoAPI:
 
     def upload_jsonl(self, project_id: int, records: list[dict[str, Any]], *, task: str = "SequenceLabeling",
                      file_name: str = "posts.jsonl") -> list[dict[str, Any]]:
-        """Import records in one JSONL file (bulk, one job). Returns the per-line errors the job reported.
-
-        The file is ASCII-escaped: Doccano guesses encodings with chardet, which fails on short UTF-8
-        files with emoji (notes/doccano.md §5.3); escapes decode exactly, astral characters included.
-        """
-        body = "".join(json.dumps(record, ensure_ascii=True) + "\n" for record in records).encode("ascii")
-        return self._import(project_id, [(file_name, body)], task=task, file_format="JSONL",
+        """Import records in one JSONL file (bulk, one job) as the logged-in user, who owns any pre-filled
+        `label` spans. Returns the per-line errors the job reported."""
+        return self._import(project_id, [(file_name, jsonl_import_bytes(records))], task=task, file_format="JSONL",
                             options={"column_data": "text", "column_label": "label", "encoding": "utf_8"})
 
     def upload_files(self, project_id: int, files: list[tuple[str, bytes]], *, task: str = "ImageClassification",
@@ -318,6 +314,12 @@ class DoccanoAPI:
         """Examples marked done per member: {username: done}."""
         data = self._json("GET", f"projects/{project_id}/metrics/member-progress", what="reading member progress")
         return {entry["user"]: int(entry["done"]) for entry in data.get("progress", [])}
+
+
+def jsonl_import_bytes(records: Iterable[dict[str, Any]]) -> bytes:
+    """A JSONL import file, ASCII-escaped: Doccano guesses encodings with chardet, which fails on short
+    UTF-8 files with emoji (notes/doccano.md §5.3); escapes decode exactly, astral characters included."""
+    return "".join(json.dumps(record, ensure_ascii=True) + "\n" for record in records).encode("ascii")
 
 
 def _raise_for_status(response: Any, what: str) -> None:

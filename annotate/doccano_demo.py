@@ -55,13 +55,13 @@ def push_pilot_step(root: Path) -> Optional[Sequence[str]]:
 
 def push_main_step(root: Path) -> Optional[Sequence[str]]:
     """Main batches go to the server only once the pilot passed (the `agreement --round pilot` step)."""
-    from .push import latest_pilot_gate
+    from .agreement_runs import latest_pilot_gate
 
     if not served_doccano(root):
         return None
     workspace = _workspace(root)
     try:
-        passed, _ = latest_pilot_gate(workspace.store)
+        passed = latest_pilot_gate(workspace.store).passed
     finally:
         workspace.close()
     return ["annotate", "push"] if passed else None

@@ -21,6 +21,7 @@ from .doccano_api import DoccanoAPI, DoccanoError
 from .doccano_examples import read_export_zip
 from .doccano_projects import ensure_image_relevance_project, ensure_members
 from .push import check_project, project_name
+from .rounds import IMAGES, last_batch_number
 from .schema import migrate
 from .users import register_annotators
 
@@ -56,9 +57,7 @@ class ImagePullReport:
 
 
 def _next_batch_id(store: Store) -> str:
-    numbers = [int(row[0].rsplit("-", 1)[1]) for row in store.query("SELECT batch_id FROM batches WHERE round = 'images'")
-               if row[0].rsplit("-", 1)[-1].isdigit()]
-    return f"images-{max(numbers, default=0) + 1:04d}"
+    return f"{IMAGES}-{last_batch_number(store, IMAGES) + 1:04d}"
 
 
 def plan_images(store: Store, annotators: Sequence[str], prefix: str = "") -> str | None:

@@ -21,8 +21,9 @@ from cmner_build.model import Span, validate_spans
 from cmner_build.store import Store, utc_now
 
 from .doccano_api import DoccanoAPI
-from .doccano_examples import ExportedExample, read_export_zip
-from .push import TEXT_ROUNDS, check_project
+from .doccano_examples import META_ROUND, ExportedExample, read_export_zip
+from .push import check_project
+from .rounds import ADJUDICATION, TEXT_ROUNDS
 from .schema import migrate
 from .users import check_usernames, register_annotators
 
@@ -208,13 +209,25 @@ def count_complete_posts(store: Store, batch_id: str) -> int:
 # -- entry points ---------------------------------------------------------------------------------
 
 
+def refuse_other_rounds(batch_id: str, round_: str) -> None:
+    """Only pilot and main batches hold annotators' work; the others are pulled by their own commands."""
+    if round_ == ADJUDICATION:
+        raise CmnerError(f"batch {batch_id} is an adjudication project: its examples are the adjudicator's decisions, "
+                         "not annotations; apply them with `cmner-build adjudicate pull`")
+    if round_ not in TEXT_ROUNDS:
+        raise CmnerError(f"batch {batch_id} is an {round_} round: `cmner-build annotate pull` without --batch "
+                         "pulls its choices")
+
+
 def text_batches(store: Store, batch_ids: Sequence[str] | None = None) -> list[str]:
+    """The pilot and main batches to pull: the given ones (each must be one), or every pushed one."""
     migrate(store)
     if batch_ids:
-        known = {row[0] for row in store.query("SELECT batch_id FROM batches")}
-        unknown = [batch_id for batch_id in batch_ids if batch_id not in known]
-        if unknown:
-            raise CmnerError(f"no batch {unknown[0]!r} in the store (see `cmner-build annotate status`)")
+        known = {row["batch_id"]: row["round"] for row in store.query("SELECT batch_id, round FROM batches")}
+        for batch_id in batch_ids:
+            if batch_id not in known:
+                raise CmnerError(f"no batch {batch_id!r} in the store (see `cmner-build annotate status`)")
+            refuse_other_rounds(batch_id, known[batch_id])
         return list(batch_ids)
     marks = ",".join("?" * len(TEXT_ROUNDS))
     return [row[0] for row in store.query(
@@ -240,6 +253,10 @@ def pull_from_export(store: Store, zip_path: Path, *, batch_id: str | None = Non
     files = {user: examples for user, examples in read_export_zip(Path(zip_path)).items() if user not in exclude_users}
     if not files:
         raise FormatError(f"the zip holds only files of excluded users ({', '.join(exclude_users)})", zip_path)
+    if any(example.meta.get(META_ROUND) == ADJUDICATION for examples in files.values() for example in examples):
+        raise CmnerError(f"{zip_path} is the export of an adjudication project: its examples are decisions, not "
+                         f"annotations; apply it with `cmner-build adjudicate pull --from-export {zip_path}`. "
+                         "Nothing was stored")
     post_ids = sorted({example.post_id for examples in files.values() for example in examples if example.post_id})
     if not post_ids:
         raise FormatError("no line carries a post_id in its meta; was it exported from a cmner-build project?", zip_path)
@@ -247,6 +264,7 @@ def pull_from_export(store: Store, zip_path: Path, *, batch_id: str | None = Non
         batch_id = _batch_holding(store, post_ids, zip_path)
     existing = store.query("SELECT round FROM batches WHERE batch_id = ?", (batch_id,))
     if existing:
+        refuse_other_rounds(batch_id, existing[0]["round"])
         if round_ is not None and existing[0]["round"] != round_:
             raise CmnerError(f"batch {batch_id} is a {existing[0]['round']} batch, not {round_}")
         annotators = {row[0] for row in store.query(

@@ -17,15 +17,16 @@ from typing import Callable, Sequence
 from cmner_build.errors import CmnerError
 from cmner_build.store import Store, utc_now
 
+from .agreement_runs import latest_pilot_gate
 from .batching import pilot_sample, rotate_triples, split_into_batches
 from .doccano_api import DoccanoAPI, DoccanoError, DoccanoNotFound
 from .doccano_examples import example_record
 from .doccano_projects import ensure_members, ensure_sequence_labeling_project, examples_by_post
+from .rounds import MAIN, TEXT_ROUNDS, last_batch_number
 from .schema import corpus_key, migrate
 from .users import register_annotators
 
 PILOT_BATCH_ID = "pilot"
-TEXT_ROUNDS = ("pilot", "main")
 UPLOAD_CHUNK = 1000
 
 
@@ -114,30 +115,15 @@ def plan_pilot(store: Store, pool: Sequence[str], size: int, seed: int, prefix: 
     return PILOT_BATCH_ID, True
 
 
-def latest_pilot_gate(store: Store) -> tuple[bool, str]:
-    """(passed, why) from the latest agreement run of round 'pilot' (written by `agreement`)."""
-    row = store.query(
-        "SELECT run_id, created_at, strict_f1, passed FROM agreement_runs WHERE round = 'pilot' "
-        "ORDER BY created_at DESC, run_id DESC LIMIT 1"
-    )
-    if not row:
-        return False, "no pilot agreement has been measured yet"
-    run = row[0]
-    f1 = "n/a" if run["strict_f1"] is None else f"{run['strict_f1']:.3f}"
-    if run["passed"] == 1:
-        return True, f"pilot passed on {run['created_at']} (strict F1 {f1})"
-    return False, f"the latest pilot agreement ({run['created_at']}) did not pass (strict F1 {f1})"
-
-
 def require_pilot_passed(store: Store) -> str:
-    passed, why = latest_pilot_gate(store)
-    if not passed:
+    gate = latest_pilot_gate(store)
+    if not gate.passed:
         raise PilotGateError(
-            f"main batches wait for a pilot that passed: {why}. Run `cmner-build annotate pull` and "
+            f"main batches wait for a pilot that passed: {gate.why}. Run `cmner-build annotate pull` and "
             "`cmner-build agreement --round pilot` (mean pairwise strict span F1 must reach [agreement] "
             "pilot_threshold), retrain and repeat the pilot if needed, or pass --force to push anyway"
         )
-    return why
+    return gate.why
 
 
 def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_post: int, seed: int,
@@ -160,8 +146,7 @@ def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_po
         for batch in existing
     ]
     groups = rotate_triples(pool, len(chunks), per_post, previous=previous)
-    number = max((int(b["batch_id"].rsplit("-", 1)[1]) for b in existing if b["batch_id"].rsplit("-", 1)[-1].isdigit()),
-                 default=0)
+    number = last_batch_number(store, MAIN)
     created = []
     for chunk, group in zip(chunks, groups):
         number += 1
@@ -239,7 +224,7 @@ def push_batch(api: DoccanoAPI, store: Store, batch_id: str, guideline: str, *,
         ensure_sequence_labeling_project(api, name, description=name, guideline=guideline)
     ensure_members(api, project_id, annotators)
 
-    held, removed = ({}, 0) if fresh else _reconcile(api, batch_id, project_id, posts)
+    held, removed = ({}, 0) if fresh else reconcile_examples(api, batch_id, project_id, posts)
     already = sum(1 for post_id in posts if post_id in held)
     missing = [post_id for post_id in posts if post_id not in held]
     for start in range(0, len(missing), upload_chunk):
@@ -252,7 +237,7 @@ def push_batch(api: DoccanoAPI, store: Store, batch_id: str, guideline: str, *,
             progress(len(chunk))
     final = held
     if missing:
-        final, removed_after_upload = _reconcile(api, batch_id, project_id, posts)
+        final, removed_after_upload = reconcile_examples(api, batch_id, project_id, posts)
         removed += removed_after_upload
     lost = [post_id for post_id in posts if post_id not in final]
     if lost:
@@ -262,7 +247,7 @@ def push_batch(api: DoccanoAPI, store: Store, batch_id: str, guideline: str, *,
     return BatchPush(batch_id, batch["round"], project_id, name, annotators, len(posts), len(missing), already, removed)
 
 
-def _reconcile(api: DoccanoAPI, batch_id: str, project_id: int, posts: dict[str, str]) -> tuple[dict[str, list], int]:
+def reconcile_examples(api: DoccanoAPI, batch_id: str, project_id: int, posts: dict[str, str]) -> tuple[dict[str, list], int]:
     """What the project holds per post after deleting duplicate examples (the oldest one stays), and how
     many were deleted."""
     held = examples_by_post(api, project_id)

@@ -57,16 +57,22 @@ def add_annotators(api: DoccanoAPI, store: Store, names: Iterable[str], password
     made, so a failure half-way loses no password."""
     accounts: list[AnnotatorAccount] = []
     for name in check_usernames(names):
-        if api.find_user(name) is not None:
-            accounts.append(AnnotatorAccount(name, created=False))
-        else:
-            password = generate_password()
-            api.create_user(name, password)
-            append_password(password_file, name, password)
-            accounts.append(AnnotatorAccount(name, created=True))
+        accounts.append(ensure_account(api, name, password_file))
         register_annotators(store, [name])
         store.log_event("annotate", "user", f"annotator {name} {'created' if accounts[-1].created else 'registered'}")
     return accounts
+
+
+def ensure_account(api: DoccanoAPI, name: str, password_file: Path) -> AnnotatorAccount:
+    """The Doccano account `name`, created with a generated password (appended to `password_file`, 0600)
+    when it does not exist yet; an existing account is left as it is."""
+    (name,) = check_usernames([name])
+    if api.find_user(name) is not None:
+        return AnnotatorAccount(name, created=False)
+    password = generate_password()
+    api.create_user(name, password)
+    append_password(password_file, name, password)
+    return AnnotatorAccount(name, created=True)
 
 
 def append_password(path: Path, username: str, password: str) -> None:

@@ -148,8 +148,11 @@ bootstrap = 1000
 lowest_posts = 10
 # Votes a span needs to be accepted into the gold without adjudication.
 min_votes = 2
-# Doccano username of the adjudicator (adjudicate --doccano).
+# Doccano username of the adjudicator (adjudicate --doccano); the account is created if missing.
 adjudicator = ""
+# The project is uploaded logged in as the adjudicator (so the pre-filled spans are theirs): their password
+# comes from this environment variable, else from [annotate] password_file.
+adjudicator_password_env = "ADJUDICATOR_PASSWORD"
 # Reason codes an adjudication decision may carry (auto_majority is added by --auto majority).
 reason_codes = ["guideline_gap", "ambiguous", "annotator_slip", "boundary_convention", "type_convention", "other"]
 """

@@ -10,13 +10,13 @@ from cmner_build.store import Store, utc_now
 Versions = Mapping[str, Sequence[tuple[int, int, str]] | None]  # annotator -> spans; None = not confirmed
 
 
-def add_posts(store: Store, texts: Mapping[str, str], status: str = "annotating") -> None:
+def add_posts(store: Store, texts: Mapping[str, str], status: str = "annotating", topic: str | None = None) -> None:
     now = utc_now()
     with store.transaction():
         store.connection.executemany(
-            "INSERT OR IGNORE INTO posts (post_id, source, original_text, text, status, created_at, updated_at)"
-            " VALUES (?, 'crawl', ?, ?, ?, ?, ?)",
-            [(post_id, text, text, status, now, now) for post_id, text in texts.items()],
+            "INSERT OR IGNORE INTO posts (post_id, topic, source, original_text, text, status, created_at, updated_at)"
+            " VALUES (?, ?, 'crawl', ?, ?, ?, ?, ?)",
+            [(post_id, topic, text, text, status, now, now) for post_id, text in texts.items()],
         )
 
 

@@ -18,7 +18,9 @@ from annotate.doccano_server import (
     ServerRecord, free_port, init_database, repo_venv_path, start_server, stop_server, venv_is_ready,
 )
 from cmner_build.model import Span
-from cmner_build.store import Store, utc_now
+from cmner_build.store import Store
+
+from .agreement_helpers import add_posts
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "Adm1n-test-pass!"
@@ -90,13 +92,7 @@ def configure_workspace(root: Path, url: str, *, extra: str = "") -> None:
 
 def add_ready_posts(store: Store, texts: dict[str, str], topic: str = "体育") -> None:
     """Posts as clean leaves them: status 'ready'."""
-    now = utc_now()
-    with store.transaction():
-        store.connection.executemany(
-            "INSERT INTO posts (post_id, topic, source, original_text, text, status, created_at, updated_at) "
-            "VALUES (?, ?, 'crawl', ?, ?, 'ready', ?, ?)",
-            [(post_id, topic, text, text, now, now) for post_id, text in texts.items()],
-        )
+    add_posts(store, texts, status="ready", topic=topic)
 
 
 def utf16_offset(text: str, index: int) -> int:

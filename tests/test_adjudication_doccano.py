@@ -1,4 +1,7 @@
-"""The Doccano leg without a server: UTF-16 offsets, the import payload, the export parser, applying decisions."""
+"""The Doccano leg without a server: the import payload, the export parser, applying decisions.
+
+(UTF-16 offsets are the adapter's: tests/test_annotate_offsets.py.)
+"""
 
 import json
 
@@ -9,8 +12,6 @@ from annotate.adjudication_doccano import (
     adjudication_record,
     parse_reasons,
     read_adjudicator_export,
-    spans_from_utf16,
-    spans_to_utf16,
     write_payload,
 )
 from annotate.adjudication_store import load_posts
@@ -21,16 +22,6 @@ from .agreement_helpers import add_batch, export_zip, exported_line
 
 CODES = ("guideline_gap", "ambiguous", "annotator_slip")
 EMOJI_TEXT = "😀今天去上海见了李华，𠮷野家的腾讯"  # an emoji and a CJK Extension B character before entities
-
-
-def test_utf16_offsets_round_trip_around_astral_characters():
-    spans = [Span(4, 6, "LOC"), Span(8, 10, "PER"), Span(11, 14, "ORG"), Span(15, 17, "ORG")]
-    units = spans_to_utf16(EMOJI_TEXT, spans)
-    assert units == [[5, 7, "LOC"], [9, 11, "PER"], [12, 16, "ORG"], [17, 19, "ORG"]]
-    assert EMOJI_TEXT.encode("utf-16-le")[5 * 2 : 7 * 2].decode("utf-16-le") == "上海"
-    assert spans_from_utf16(EMOJI_TEXT, units) == spans
-    with pytest.raises(ValueError, match="character boundaries"):
-        spans_from_utf16(EMOJI_TEXT, [[1, 3, "PER"]])  # offset 1 is inside the emoji
 
 
 def fill(store):
@@ -56,6 +47,7 @@ def test_payload_prefills_the_majority_and_lists_conflicts_and_anonymous_version
     assert record["version_C"] == "上海/ORG [4,6), 李华/PER [8,10)"
     assert "ann1" not in json.dumps(record, ensure_ascii=False)
     assert "reason: <code>" in record["how_to"] and "annotator_slip" in record["how_to"]
+    assert record["round"] == "adjudication"  # so that `annotate pull` refuses its export
     path = tmp_path / "adjudication.jsonl"
     assert write_payload(posts.values(), path, CODES) == 2  # e1 and t1; ok is settled
     path.read_bytes().decode("ascii")  # ASCII-escaped, as Doccano's encoding detection needs
@@ -68,6 +60,12 @@ def test_reason_codes_in_comments():
         None, {2: ("ambiguous", ""), 1: ("annotator_slip", "")})
     assert parse_reasons([{"text": "reason: other\nreason 3: ambiguous x"}]) == (("other", ""), {3: ("ambiguous", "x")})
     assert parse_reasons(["the reason is unclear"]) == (None, {})
+    # Doccano exports comments sorted, so "the last one" is unknowable: two codes for one thing are refused
+    with pytest.raises(ValueError, match=r"two reason codes for conflict 2 \(ambiguous, other\)"):
+        parse_reasons(["reason 2: ambiguous", "reason 2: other"])
+    with pytest.raises(ValueError, match="for the post"):
+        parse_reasons(["reason: ambiguous\nreason: other"])
+    assert parse_reasons(["reason: ambiguous a", "reason: Ambiguous b"]) == (("ambiguous", "a; b"), {})
 
 
 def test_reading_the_export_zip(tmp_path):
@@ -120,6 +118,30 @@ def test_applying_decisions(workspace, tmp_path):
     assert report.settled == {"t1": "dropped"} and report.already_settled == ["e1"]
     assert report.unknown_reasons == ["venue_rule"]
     assert store.scalar("SELECT drop_reason FROM posts WHERE post_id = 't1'") == "no_entities"
+
+
+def test_two_codes_for_one_conflict_leave_the_post_open(workspace, tmp_path):
+    store = workspace.store
+    fill(store)
+    record = adjudication_record(load_posts(store, post_ids=["t1"])[0], CODES)
+    export_zip(tmp_path / "clash.zip", {"judge": [exported_line(record, 1, [], ["reason: ambiguous", "reason: other"])]})
+    report = apply_adjudicator_lines(store, read_adjudicator_export(tmp_path / "clash.zip", None), CODES)
+    assert report.settled == {} and report.undecided == []
+    assert report.problems == [f"{tmp_path / 'clash.zip'}!judge.jsonl:1: post t1: the comments give two reason codes "
+                               "for the post (ambiguous, other); delete one"]
+    assert load_posts(store, post_ids=["t1"])[0].state == "open"
+
+
+def test_uploading_as_the_adjudicator_needs_their_password(tmp_path, monkeypatch):
+    from annotate.adjudication_server import DoccanoAdjudicationServer
+    from annotate.doccano_api import DoccanoAPI
+
+    monkeypatch.delenv("CMNER_TEST_ADJUDICATOR_PASSWORD", raising=False)
+    server = DoccanoAdjudicationServer(DoccanoAPI("http://127.0.0.1:9", username="admin"), tmp_path / "none.tsv",
+                                       "CMNER_TEST_ADJUDICATOR_PASSWORD")
+    with pytest.raises(CmnerError, match=r"no password for the adjudicator 'judge'.*CMNER_TEST_ADJUDICATOR_PASSWORD"):
+        server._login("judge")
+    server.close()
 
 
 def test_bad_lines_leave_the_post_open(workspace, tmp_path):

@@ -4,12 +4,14 @@ Every conflict type is met and settled, by each route: the majority, the termina
 export (by file and through the server interface) and the auto policy.
 """
 
+import io
 import json
-from pathlib import Path
 
 from annotate import adjudication_server
 from annotate.adjudication_server import pull_from_server, push_to_server
 from annotate.adjudication_store import load_posts
+from annotate.doccano_api import jsonl_import_bytes
+from annotate.doccano_examples import read_export_zip
 from cmner_build.model import Span
 
 from .agreement_helpers import add_batch, export_zip, exported_line
@@ -108,15 +110,27 @@ def test_three_annotators_to_gold_through_every_conflict_type(workspace, tmp_pat
 
 
 class FakeDoccano:
-    """A stand-in for the annotate stage's Doccano adapter, speaking the AdjudicationServer interface.
+    """A stand-in speaking the AdjudicationServer interface, for the command flow without a server (the
+    real server is in tests/test_adjudication_served.py).
 
-    It keeps what was uploaded and answers `download_export` with a zip in Doccano's export format, holding
-    the examples the adjudicator "confirmed" (set by the test with `decide`).
+    It keeps what was uploaded and answers `download_export` with what `read_export_zip` makes of a zip in
+    Doccano's export format, holding the examples the adjudicator "confirmed" (set by the test with `decide`).
     """
+
+    url = "http://doccano.invalid"
 
     def __init__(self):
         self.projects: dict[int, dict] = {}
         self.decisions: dict[tuple[int, str], tuple[list, list]] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+    def ensure_user(self, username):
+        return False
 
     def create_project(self, name, description, guideline):
         for project_id, project in self.projects.items():
@@ -126,36 +140,38 @@ class FakeDoccano:
         self.projects[project_id] = {"name": name, "members": {}, "records": {}}
         return project_id
 
+    def check_project(self, project_id, name, batch_id):
+        assert self.projects[project_id]["name"] == name
+
     def add_member(self, project_id, username, role):
         self.projects[project_id]["members"][username] = role
 
-    def upload_records(self, project_id, jsonl_path: Path, owner):
-        records = self.projects[project_id]["records"]
-        for line in jsonl_path.read_text(encoding="ascii").splitlines():
-            record = json.loads(line)
-            records.setdefault(record["post_id"], (len(records) + 1, record, owner))
-        return {post_id: example_id for post_id, (example_id, _, _) in records.items()}
+    def upload_records(self, project_id, records, owner, *, batch_id):
+        held = self.projects[project_id]["records"]
+        for record in map(json.loads, jsonl_import_bytes(records).splitlines()):  # as the file Doccano gets
+            held.setdefault(record["post_id"], (len(held) + 1, record, owner))
+        return {post_id: example_id for post_id, (example_id, _, _) in held.items()}
 
     def decide(self, project_id, post_id, label, comments):
         self.decisions[(project_id, post_id)] = (label, comments)
 
-    def download_export(self, project_id, dest_dir: Path):
+    def download_export(self, project_id):
         project = self.projects[project_id]
         files = {name: [] for name in project["members"]}
         for post_id, (example_id, record, owner) in project["records"].items():
             if (project_id, post_id) in self.decisions:
                 label, comments = self.decisions[(project_id, post_id)]
                 files[owner].append(exported_line(record, example_id, label, comments))
-        path = dest_dir / "export.zip"
-        export_zip(path, files)
-        return path
+        buffer = io.BytesIO()
+        export_zip(buffer, files)
+        return read_export_zip(buffer.getvalue())
 
 
 def test_the_doccano_round_trip_through_the_server_interface(workspace, monkeypatch):
     store, root = workspace.store, workspace.root
     fill(store)
     server = FakeDoccano()
-    monkeypatch.setattr(adjudication_server, "connect_adjudication_server", lambda settings: server)
+    monkeypatch.setattr(adjudication_server, "connect_adjudication_server", lambda workspace, url=None: server)
     pushed = run_cli("-w", root, "adjudicate", "--doccano", "--adjudicator", "judge", "--json")
     assert pushed.exit_code == 0, pushed.output
     result = json.loads(pushed.stdout)["doccano"]
@@ -208,7 +224,7 @@ def test_this_stages_demo_steps_pass_the_gate_and_settle_everything(workspace):
     from cmner_build.commands.demo import DEMO_STEPS
 
     fill(workspace.store)
-    steps = [step.args for step in DEMO_STEPS
+    steps = [step.args for step in DEMO_STEPS  # callables choose annotate steps at run time
              if not callable(step.args) and step.args[0] in ("agreement", "adjudicate")]
     assert [args[0] for args in steps] == ["agreement", "agreement", "adjudicate"]
     results = [run_cli("-w", workspace.root, *args) for args in steps]

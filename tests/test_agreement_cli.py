@@ -24,7 +24,7 @@ def test_pilot_gate_passes_prints_tables_and_stores_the_run(workspace):
     assert result.exit_code == 0, result.output
     assert "PASS" in result.stdout
     assert "Pairwise strict F1" in result.stdout and "Krippendorff α" in result.stdout
-    assert latest_pilot_gate(workspace.store) is True
+    assert latest_pilot_gate(workspace.store).passed is True
     row = workspace.store.query("SELECT round, strict_f1, passed, report FROM agreement_runs")[0]
     assert (row["round"], row["strict_f1"], row["passed"]) == ("pilot", 1.0, 1)
     assert json.loads(row["report"])["gate"]["passed"] is True
@@ -35,7 +35,7 @@ def test_pilot_gate_fails_with_exit_status_1_and_reasons(workspace):
     result = run_cli("-w", workspace.root, "agreement", "--round", "pilot", "--bootstrap", "0")
     assert result.exit_code == 1
     assert "FAIL" in result.stdout and "below 0.90" in result.stdout
-    assert latest_pilot_gate(workspace.store) is False
+    assert latest_pilot_gate(workspace.store).passed is False
 
 
 def test_threshold_from_cmner_toml(workspace):
@@ -69,7 +69,7 @@ def test_no_annotations_yet(workspace):
     assert pilot.exit_code == 1
     assert "FAIL" in pilot.stderr
     assert workspace.store.scalar("SELECT COUNT(*) FROM agreement_runs") == 0
-    assert latest_pilot_gate(workspace.store) is None
+    assert latest_pilot_gate(workspace.store).passed is None
     gold = run_cli("-w", workspace.root, "agreement", "--vs-gold")
     assert gold.exit_code == 0 and "no adjudicated posts" in gold.stderr
 

@@ -34,6 +34,18 @@ def test_spans_after_emoji_zwj_sequence_and_ext_b() -> None:
     assert spans_from_doccano(TEXT, triples) == ([jiye, guangzhou], [])
 
 
+def test_adjudication_spans_round_trip_around_an_emoji_and_ext_b() -> None:
+    """(Moved from the adjudication tests when their own converter was folded into this one.)"""
+    text = "😀今天去上海见了李华，𠮷野家的腾讯"
+    spans = [Span(4, 6, "LOC"), Span(8, 10, "PER"), Span(11, 14, "ORG"), Span(15, 17, "ORG")]
+    units = spans_to_doccano(text, spans)
+    assert units == [[5, 7, "LOC"], [9, 11, "PER"], [12, 16, "ORG"], [17, 19, "ORG"]]
+    assert text.encode("utf-16-le")[5 * 2 : 7 * 2].decode("utf-16-le") == "上海"
+    assert spans_from_doccano(text, units) == (spans, [])
+    converted, problems = spans_from_doccano(text, [[1, 3, "PER"]])  # offset 1 is inside the emoji
+    assert converted == [] and "inside a character outside the BMP" in problems[0]
+
+
 @pytest.mark.parametrize(
     ("triple", "problem"),
     [

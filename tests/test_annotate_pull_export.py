@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from annotate.pull import pull_from_export
+from annotate.pull import pull_from_export, text_batches
+from cmner_build.errors import CmnerError
 from cmner_build.commands.demo import sample_dir
 from cmner_build.model import Span
 from cmner_build.workspace import Workspace
@@ -129,6 +130,35 @@ def test_existing_batch_is_found_by_its_posts_and_strangers_are_refused(workspac
     workspace.store.execute("DELETE FROM batches")
     result = run_cli("-w", workspace.root, "annotate", "pull", "--from-export", nowhere)
     assert result.exit_code == 2 and "--batch ID --round pilot|main" in result.error
+
+
+def test_adjudication_and_image_batches_are_never_pulled_as_annotations(workspace: Workspace, tmp_path: Path) -> None:
+    add_ready_posts(workspace.store, TEXTS)
+    pull_from_export(workspace.store, hand_over_zip(tmp_path), batch_id="b7")
+    before = (workspace.store.query("SELECT * FROM annotations ORDER BY 1, 2, 3"),
+              workspace.store.query("SELECT * FROM annotation_spans ORDER BY 1, 2, 3, 4"))
+    with workspace.store.transaction():  # what `adjudicate --doccano` and `annotate images` record
+        for batch_id, round_ in (("adjudication-0001", "adjudication"), ("images-0001", "images")):
+            workspace.store.execute("INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) "
+                                    "VALUES (?, ?, 7, ?, '2026-01-01', '{\"adjudicator\": \"u1\"}')",
+                                    (batch_id, round_, batch_id))
+        workspace.store.execute("INSERT INTO batch_posts (batch_id, post_id, text, example_id) "
+                                "VALUES ('adjudication-0001', 'e1', ?, 1)", (TEXTS["e1"],))
+    # u1 adjudicates a post they also annotated: their decisions must not replace their own version.
+    decisions = write_zip(tmp_path / "adjudication.zip", {"u1.jsonl": [
+        doccano_line(1, "e1", [loc("e1", "李华", "PER")], batch_id="adjudication-0001", round="adjudication",
+                     Comments=["reason: ambiguous"])]})
+    refused = run_cli("-w", workspace.root, "annotate", "pull", "--from-export", decisions)
+    assert refused.exit_code == 2 and "adjudicate pull --from-export" in refused.error
+    for batch_id, words in (("adjudication-0001", "adjudicate pull"), ("images-0001", "images round")):
+        named = run_cli("-w", workspace.root, "annotate", "pull", "--from-export", hand_over_zip(tmp_path),
+                        "--batch", batch_id)
+        assert named.exit_code == 2 and words in named.error, named.error
+        with pytest.raises(CmnerError, match=words):
+            text_batches(workspace.store, [batch_id])
+    assert text_batches(workspace.store) == []  # pushed text batches only; b7 came from a zip, the others are not text
+    assert (workspace.store.query("SELECT * FROM annotations ORDER BY 1, 2, 3"),
+            workspace.store.query("SELECT * FROM annotation_spans ORDER BY 1, 2, 3, 4")) == before
 
 
 def demo_workspace(workspace: Workspace) -> Workspace:

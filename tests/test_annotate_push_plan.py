@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
+from annotate.agreement_runs import PilotGate, latest_pilot_gate
 from annotate.push import (
-    PilotGateError, latest_pilot_gate, plan_main_batches, plan_pilot, require_pilot_passed, unfinished_batches,
+    PilotGateError, plan_main_batches, plan_pilot, require_pilot_passed, unfinished_batches,
     unbatched_ready_posts,
 )
 from cmner_build.errors import CmnerError
@@ -77,9 +78,9 @@ def test_pool_too_small_is_a_clear_error(workspace: Workspace) -> None:
 
 
 def test_pilot_gate_follows_the_latest_pilot_run(workspace: Workspace) -> None:
-    assert latest_pilot_gate(workspace.store) == (False, "no pilot agreement has been measured yet")
+    assert latest_pilot_gate(workspace.store) == PilotGate(None, "no pilot agreement has been measured yet")
     record_pilot_run(workspace, 1, 0.93, "2026-01-01T00:00:00+00:00")
-    assert latest_pilot_gate(workspace.store)[0] is True
+    assert latest_pilot_gate(workspace.store).passed is True
     record_pilot_run(workspace, 0, 0.81, "2026-01-02T00:00:00+00:00")
     with pytest.raises(PilotGateError, match=r"did not pass \(strict F1 0.810\).*agreement --round pilot.*--force"):
         require_pilot_passed(workspace.store)

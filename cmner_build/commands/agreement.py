@@ -20,12 +20,13 @@ def register(app: typer.Typer) -> None:
     adjudicate_app = typer.Typer(no_args_is_help=False, rich_markup_mode="rich")
     adjudicate_app.callback(
         invoke_without_command=True,
-        epilog="Example: cmner-build -w my-corpus adjudicate --interactive   "
-               "(or --jsonl adjudication.jsonl, --doccano, --auto majority)",
+        epilog="Example: cmner-build -w my-corpus adjudicate --doccano --adjudicator judge   "
+               "(or --interactive, --jsonl adjudication.jsonl, --auto majority)",
     )(adjudicate)
     adjudicate_app.command(
         "pull",
-        epilog="Example: cmner-build -w my-corpus adjudicate pull --from-export adjudication.zip --adjudicator judge",
+        epilog="Example: cmner-build -w my-corpus adjudicate pull   "
+               "(or: adjudicate pull --from-export adjudication.zip --adjudicator judge)",
     )(adjudicate_pull)
     app.add_typer(adjudicate_app, name="adjudicate")
 
@@ -119,6 +120,8 @@ def adjudicate(
     jsonl: Optional[Path] = typer.Option(None, "--jsonl", help="Write the Doccano import file for the adjudicator."),
     doccano: bool = typer.Option(False, "--doccano", help="Create the adjudication project on the Doccano server."),
     adjudicator: Optional[str] = typer.Option(None, "--adjudicator", help="Doccano username of the adjudicator."),
+    url: Optional[str] = typer.Option(None, "--url", help="Doccano server URL for --doccano "
+                                      "(default: \\[doccano] url in cmner.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Merge each post's versions: majority spans become gold, conflicts go to the adjudicator.
@@ -165,14 +168,20 @@ def adjudicate(
                                 settings.reason_codes)
         extra["jsonl"] = {"path": str(jsonl), "records": written}
     if doccano:
-        from annotate.adjudication_server import connect_adjudication_server, push_to_server
+        from annotate.adjudication_server import push_to_server
+        from annotate.doccano_connect import annotate_settings
 
         name = adjudicator or settings.adjudicator
         if not name:
             raise CmnerError("name the adjudicator: --adjudicator USERNAME or [agreement] adjudicator in cmner.toml")
-        pushed = push_to_server(store, connect_adjudication_server(workspace.settings),
-                                load_posts(store, state="open", post_ids=summary.post_ids), name, settings.reason_codes)
+        with _connect(workspace, url, "write the project file with `adjudicate --jsonl FILE` and import it in "
+                      "Doccano as the adjudicator") as server:
+            pushed = push_to_server(store, server, load_posts(store, state="open", post_ids=summary.post_ids), name,
+                                    settings.reason_codes, annotate_settings(workspace).project_prefix)
         extra["doccano"] = pushed.__dict__
+        if pushed.accounts_created:
+            info(f"created the Doccano account {', '.join(pushed.accounts_created)} on {pushed.url}; the password is "
+                 f"in {annotate_settings(workspace).password_file} (mode 0600): hand it over privately")
     fill_counts(summary, load_posts(store, post_ids=summary.post_ids))  # after the review, if any
     if as_json:
         print_json({**summary.to_dict(), **extra})
@@ -181,6 +190,18 @@ def adjudicate(
         _print_summary(summary, extra, len(summary.settled_now) - len(settled_before_review))
     for post_id in summary.sync.changed_after_settling:
         warn(f"post {post_id} was re-annotated after it was settled; its gold is kept")
+
+
+def _connect(workspace, url: Optional[str], offline: str):
+    """The adjudication server, or an error that also names the way without a server."""
+    from annotate.adjudication_server import connect_adjudication_server
+
+    from ..errors import CmnerError
+
+    try:
+        return connect_adjudication_server(workspace, url)
+    except CmnerError as error:
+        raise CmnerError(f"{error}; or, without a server, {offline}") from None
 
 
 def _ask(prompt: str) -> Optional[str]:
@@ -220,9 +241,16 @@ def _print_summary(summary, extra: dict, reviewed: int) -> None:
     if "jsonl" in extra:
         info(f"wrote {extra['jsonl']['records']} posts to {extra['jsonl']['path']}: import it in Doccano as the "
              "adjudicator, then `cmner-build adjudicate pull --from-export ZIP`")
-    if extra.get("doccano", {}).get("project_id") is not None:
-        info(f"Doccano project {extra['doccano']['project_id']} ({extra['doccano']['batch_id']}): "
-             f"{extra['doccano']['posts']} posts for the adjudicator")
+    pushed = extra.get("doccano", {})
+    for batch_id in pushed.get("resumed", []):
+        info(f"{batch_id}: finished the upload an earlier run left unfinished")
+    if pushed.get("project_id") is not None:
+        info(f"Doccano project {pushed['project_id']} ({pushed['batch_id']}) at {pushed['url']}: {pushed['posts']} "
+             "posts for the adjudicator, who corrects the spans, comments `reason: <code>` and marks each done; "
+             "then `cmner-build adjudicate pull`")
+    elif "doccano" in extra and pushed.get("already_out"):
+        info(f"{len(pushed['already_out'])} open posts are already in an adjudication project; "
+             "`cmner-build adjudicate pull` brings back what the adjudicator finished")
     if summary.open_posts and not extra:
         info("open conflicts wait for the adjudicator: `adjudicate --interactive`, `adjudicate --doccano`, "
              "`adjudicate --jsonl FILE`, or `adjudicate --auto majority`")
@@ -233,6 +261,8 @@ def adjudicate_pull(
     from_export: Optional[Path] = typer.Option(None, "--from-export", help="The adjudication project's export zip "
                                                "(or the adjudicator's .jsonl) instead of the server."),
     adjudicator: Optional[str] = typer.Option(None, "--adjudicator", help="Whose <username>.jsonl in the zip."),
+    url: Optional[str] = typer.Option(None, "--url", help="Doccano server URL "
+                                      "(default: \\[doccano] url in cmner.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Apply the adjudicator's decisions: each confirmed example with a `reason: <code>` comment settles its post."""
@@ -250,9 +280,11 @@ def adjudicate_pull(
         lines = read_adjudicator_export(from_export, adjudicator or settings.adjudicator or None)
         report = apply_adjudicator_lines(store, lines, settings.reason_codes)
     else:
-        from annotate.adjudication_server import connect_adjudication_server, pull_from_server
+        from annotate.adjudication_server import pull_from_server
 
-        report = pull_from_server(store, connect_adjudication_server(workspace.settings), settings.reason_codes)
+        with _connect(workspace, url, "apply the adjudicator's export zip with `adjudicate pull --from-export ZIP`") \
+                as server:
+            report = pull_from_server(store, server, settings.reason_codes)
     if as_json:
         print_json(report.to_dict())
         return

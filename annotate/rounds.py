@@ -1,0 +1,26 @@
+"""The rounds a batch belongs to (core `batches.round`), named once for every module that filters by them.
+
+- pilot, main: annotators' versions of each post's entities, pulled by `annotate pull` into
+  `annotations`; agreement and adjudication read only these.
+- images: the optional image-relevance round (`annotate images`); its choices go to
+  annotate_image_votes, never to `annotations`.
+- adjudication: the adjudicator's project (`adjudicate --doccano`); its examples are decisions,
+  applied by `adjudicate pull`, never stored as anyone's annotations.
+"""
+
+from __future__ import annotations
+
+from cmner_build.store import Store
+
+PILOT = "pilot"
+MAIN = "main"
+IMAGES = "images"
+ADJUDICATION = "adjudication"
+TEXT_ROUNDS: tuple[str, ...] = (PILOT, MAIN)
+
+
+def last_batch_number(store: Store, round_: str) -> int:
+    """The highest N among the round's batch ids `<name>-NNNN` (0 when it has none): new ids count on."""
+    numbers = [int(tail) for (batch_id,) in store.query("SELECT batch_id FROM batches WHERE round = ?", (round_,))
+               if (tail := batch_id.rsplit("-", 1)[-1]).isdigit()]
+    return max(numbers, default=0)
