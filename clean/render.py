@@ -62,9 +62,12 @@ def render_clean_report(report: CleanReport) -> None:
         warn(f"{len(report.frozen_would_change)} posts already pushed to annotation would get another text under the "
              f"current rules; they are left as they are: {ids}")
     if report.dry_run:
-        info(f"dry run: {report.posts_changed:,} posts would change; run without --dry-run to write")
+        info(f"dry run: {report.posts_changed:,} post records would be updated; run without --dry-run to write")
+    elif report.posts_changed:
+        # Counts records written (text, status or drop reason), which can exceed the texts changed above.
+        info(f"{report.posts_changed:,} post records updated (text, status or drop reason)")
     else:
-        info(f"{report.posts_changed:,} posts changed" + (" (nothing to do)" if not report.posts_changed else ""))
+        info("0 post records updated (nothing to do)")
 
 
 def render_images_result(report: ImagesReport) -> None:

@@ -82,7 +82,7 @@ def test_clean_twice_reports_nothing_to_do(workspace: Workspace) -> None:
     assert run_cli("-w", workspace.root, "clean").exit_code == 0
     before = snapshot(workspace.store)
     result = run_cli("-w", workspace.root, "clean")
-    assert "0 posts changed (nothing to do)" in result.output
+    assert "0 post records updated (nothing to do)" in result.output
     assert snapshot(workspace.store) == before
 
 
