@@ -72,7 +72,7 @@ def test_dry_run_prints_rules_and_samples_and_writes_nothing(workspace: Workspac
     assert result.exit_code == 0, result.output
     assert snapshot(workspace.store) == before
     for expected in ("zero-width", "emoticons", "web-link-label", "pii:phone", "too_long", "before:", "after:",
-                     "nothing written", "would change"):
+                     "nothing written", "would be updated"):
         assert expected in result.output, expected
     assert result.output.count("before:") == 2
 
