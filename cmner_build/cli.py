@@ -45,6 +45,27 @@ def _global_options(
 for register in REGISTRARS:
     register(app)
 
+# `--help` lists commands by panel, in the order a corpus is built.
+HELP_PANELS: dict[str, str] = {
+    "init": "1. Workspace", "import": "1. Workspace", "demo": "1. Workspace",
+    "crawl": "2. Collect", "clean": "2. Collect", "images": "2. Collect",
+    "agreement": "3. Annotate", "doccano": "3. Annotate", "annotate": "3. Annotate", "adjudicate": "3. Annotate",
+    "export": "4. Release", "stats": "4. Release",
+    "features": "5. Baselines", "baseline": "5. Baselines",
+}
+_ORDER = list(HELP_PANELS)
+
+
+def _command_name(info: object) -> str:
+    typer_instance = getattr(info, "typer_instance", None)
+    return getattr(info, "name", None) or (typer_instance.info.name if typer_instance else "") or ""
+
+
+for _infos in (app.registered_commands, app.registered_groups):
+    _infos.sort(key=lambda info: _ORDER.index(_command_name(info)) if _command_name(info) in _ORDER else len(_ORDER))
+    for _info in _infos:
+        _info.rich_help_panel = HELP_PANELS.get(_command_name(_info), _info.rich_help_panel)
+
 
 def main() -> None:
     try:
