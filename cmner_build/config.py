@@ -77,6 +77,14 @@ batch_size = 100
 pilot_threshold = 0.90
 # Votes a span needs to be accepted into the gold without adjudication.
 min_votes = 2
+
+[baselines]
+# Image encoder for `cmner-build features` (hub name or local folder); grids are cached in features/.
+encoder = "microsoft/resnet-152"
+# BERT for `cmner-build baseline umt` (hub name or local folder).
+bert = "bert-base-chinese"
+# auto: a CUDA GPU when torch sees one, else the CPU.
+device = "auto"
 """
 
 
