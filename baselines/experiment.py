@@ -42,6 +42,7 @@ class BaselineOptions:
     attention: str = "additive"
     embedding_dim: int = 100
     hidden: int = 200
+    dropout: float = 0.5
     # UMT
     bert: str = "bert-base-chinese"
     lowercase: bool = True
@@ -202,7 +203,7 @@ def _build_acn(options: BaselineOptions, splits, grids, has_image):
         bigram_vocab_size=len(vocabs.bigrams) if vocabs.bigrams is not None else 0,
         embedding_dim=embedding_dim, hidden=options.hidden,
         feature_dim=int(grids.shape[-1]) if grids is not None else 0,
-        attention=options.attention, freeze_embeddings=options.freeze_embeddings,
+        attention=options.attention, freeze_embeddings=options.freeze_embeddings, dropout=options.dropout,
     )
     pretrained = pretrained_matrix(vocabs.tokens, embedding_dim, vectors) if vectors else None
     model = ACN(config, pretrained)

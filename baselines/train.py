@@ -163,12 +163,14 @@ class Trainer:
                     advance(1, status=f"loss {total_loss / number:.3f}")
                 train_seconds = time.perf_counter() - started
                 dev_f1 = score(dev_gold, self.predict("dev"))["f1"]
+                epoch_seconds = time.perf_counter() - started
                 advance(0, status=f"loss {total_loss / len(batches):.3f}  dev F1 {dev_f1:.2f}")
             history.append({
                 "epoch": epoch,
                 "loss": round(total_loss / len(batches), 4),
                 "dev_f1": dev_f1,
                 "train_seconds": round(train_seconds, 2),
+                "epoch_seconds": round(epoch_seconds, 2),  # training + dev evaluation
                 "chars_per_second": round(sum(lengths) / train_seconds, 1),
             })
             if dev_f1 > best_f1:

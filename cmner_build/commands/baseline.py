@@ -179,12 +179,14 @@ def acn(
     ),
     embedding_dim: int = typer.Option(100, "--embedding-dim", min=1, help="Size of random token embeddings."),
     hidden: int = typer.Option(200, "--hidden", min=1, help="BiLSTM units per direction."),
+    dropout: float = typer.Option(0.5, "--dropout", min=0.0, max=0.95, help="Dropout on the embeddings and the BiLSTM output."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)."),
 ) -> None:
     """Train ACN (character embeddings, BiLSTM, adaptive co-attention, gates, CRF) and evaluate it."""
     _train(ctx, "acn", images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
            lr=lr, encoder=encoder, also_train=also_train, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
-           bigrams=bigrams, attention=attention, embedding_dim=embedding_dim, hidden=hidden, threads=threads)
+           bigrams=bigrams, attention=attention, embedding_dim=embedding_dim, hidden=hidden, dropout=dropout,
+           threads=threads)
 
 
 def umt(
