@@ -4,7 +4,7 @@
   fall-back.
 * On CUDA the encoders run under bf16 autocast and TF32 matmuls are allowed; the CRFs leave autocast
   themselves (baselines/crf.py). Nothing is ever `.half()`-ed as a whole.
-* On CPU autocast is off (bf16 on CPU is slow here and gains nothing), and torch uses every core.
+* On CPU autocast is off (bf16 on CPU is slow here and gains nothing), and torch uses the idle cores.
 """
 
 from __future__ import annotations
@@ -30,8 +30,23 @@ def choose_device(name: str = "auto", threads: int | None = None):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         return torch.device("cuda")
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    torch.set_num_threads(threads or default_threads())
     return torch.device("cpu")
+
+
+def default_threads() -> int:
+    """The cores that are idle now (at least one).
+
+    More torch threads than free cores is far worse than fewer: on the shared 2-core machine with other
+    jobs running, one ACN training step took 9x longer with 2 threads than with 1 (threads spin-waiting
+    for each other at every LSTM and CRF step). On an idle machine this is every core.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores, round(cores - busy + 0.4)))
 
 
 @contextlib.contextmanager

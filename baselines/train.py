@@ -82,6 +82,7 @@ class Trainer:
         self.task = task
         self.device = device
         self.micro_batch = task.batch_size
+        self.eval_batch_size = task.eval_batch_size
         self.log = log or (lambda message: None)
         self.notes: list[str] = []
 
@@ -121,13 +122,26 @@ class Trainer:
             scheduler.step()
         return total
 
-    @torch.no_grad()
     def predict(self, split: str) -> list[list[str]]:
+        """Decoded tags of every post of a split; on out-of-memory the evaluation batch is halved."""
+        while True:
+            try:
+                return self._predict(split)
+            except RuntimeError as error:
+                if not is_out_of_memory(error) or self.eval_batch_size == 1:
+                    raise
+                del error
+                free_cache(self.device)
+                self.eval_batch_size //= 2
+                self.notes.append(f"out of memory while decoding: evaluation batch size {self.eval_batch_size}")
+
+    @torch.no_grad()
+    def _predict(self, split: str) -> list[list[str]]:
         model = self.task.model
         model.eval()
         items = self.task.items[split]
         predicted: list[list[str] | None] = [None] * len(items)
-        for batch_indices in bucket_batches([item["length"] for item in items], self.task.eval_batch_size, None):
+        for batch_indices in bucket_batches([item["length"] for item in items], self.eval_batch_size, None):
             batch_items = [items[i] for i in batch_indices]
             batch = self.task.collate(batch_items, self.device)
             with autocast(self.device):

@@ -180,7 +180,8 @@ def load_bert(name_or_path: str):
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        model = AutoModel.from_pretrained(name_or_path)
+        # fp32 master weights whatever the checkpoint's dtype: bf16 happens in autocast, never in the weights.
+        model = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)
     except (OSError, ValueError) as error:
         raise CmnerError(
             f"cannot load the BERT model {name_or_path!r}: {str(error).splitlines()[0]} "

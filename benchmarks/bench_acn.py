@@ -60,7 +60,9 @@ def main() -> int:
             first_at_target = elapsed
     train_seconds = [record["train_seconds"] for record in history]
     name = "ACN text-only" + (" + bigrams" if args.bigrams else "")
-    print(f"== {name}: {len(history)} epochs, {total:.0f} s in all (threads: {os.cpu_count()})")
+    import torch
+
+    print(f"== {name}: {len(history)} epochs, {total:.0f} s in all (torch threads: {torch.get_num_threads()} of {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f})")
     for record in history:
         print(f"   epoch {record['epoch']:2d}  loss {record['loss']:8.3f}  dev F1 {record['dev_f1']:6.2f}  "
               f"train {record['train_seconds']:6.1f} s  with dev {record['epoch_seconds']:6.1f} s  "

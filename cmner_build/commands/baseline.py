@@ -50,6 +50,7 @@ def features(
     ),
 ) -> None:
     """Extract the 7x7 region grid of every kept image once (frozen encoder, cached, resumable)."""
+    from baselines.data import IMAGE_SUFFIXES
     from baselines.device import choose_device
     from baselines.features import DEFAULT_ENCODER, cache_dir_for, extract_features
 
@@ -63,7 +64,7 @@ def features(
         images_dir = export / "images"
         if not images_dir.is_dir():
             raise CmnerError(f"{images_dir} is not a folder: the export has no images")
-        images = {p.name: p for p in sorted(images_dir.iterdir()) if p.is_file()}
+        images = {p.name: p for p in sorted(images_dir.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
     else:
         rows = workspace.store.query(
             "SELECT file_name FROM images WHERE status = 'kept' AND file_name IS NOT NULL ORDER BY post_id, position"
