@@ -71,7 +71,7 @@ def test_every_mode_trains_evaluates_and_writes_its_run(setup, model, images):
     if images == "none":
         assert all(row["images"] == [] for row in rows) and summary["posts_without_image"] == 0
     else:
-        assert summary["posts_without_image"] == 9  # every third of the 28 posts, logged
+        assert summary["posts_without_image"] == 10  # posts 0, 3, ..., 27 of the 28, logged
         assert "no image" in result.stderr
         with_images = [row for row in rows if row["images"]]
         assert with_images and all(len(row["images"]) == (1 if images == "one" else len(row["images"])) for row in with_images)
