@@ -6,7 +6,7 @@ Only typer and the standard library are imported here; torch and transformers lo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -18,6 +18,17 @@ baseline_app = typer.Typer(
 
 IMAGES_HELP = "none: text only; one: one image per post, drawn with the seed; all: the post's grids averaged region by region."
 DEVICE_HELP = "auto (a CUDA GPU when there is one), cpu or cuda."
+
+# Options both baselines take.
+ImagesOption = Annotated[str, typer.Option("--images", help=IMAGES_HELP)]
+EpochsOption = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Training epochs (default 24).")]
+SeedOption = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default: corpus.seed in cmner.toml).")]
+DeviceOption = Annotated[Optional[str], typer.Option("--device", help=DEVICE_HELP)]
+ExportOption = Annotated[Optional[Path], typer.Option("--export", help="Export folder (default <workspace>/exports/cmner).")]
+EncoderOption = Annotated[Optional[str], typer.Option("--encoder", help="Which image feature cache to use (see `features`).")]
+AlsoTrainOption = Annotated[Optional[List[Path]], typer.Option(
+    "--also-train", help="Another export whose train split is added (cross-lingual runs); repeatable.")]
+ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads (default: the idle cores).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -159,17 +170,15 @@ def _wide(console):
 
 def acn(
     ctx: typer.Context,
-    images: str = typer.Option("none", "--images", help=IMAGES_HELP),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Training epochs (default 24)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: corpus.seed in cmner.toml)."),
-    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
-    export: Optional[Path] = typer.Option(None, "--export", help="Export folder (default <workspace>/exports/cmner)."),
+    images: ImagesOption = "none",
+    epochs: EpochsOption = None,
+    seed: SeedOption = None,
+    device: DeviceOption = None,
+    export: ExportOption = None,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Posts per step (default 16)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (default 1e-3)."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", help="Which image feature cache to use (see `features`)."),
-    also_train: Optional[List[Path]] = typer.Option(
-        None, "--also-train", help="Another export whose train split is added (cross-lingual runs); repeatable."
-    ),
+    encoder: EncoderOption = None,
+    also_train: AlsoTrainOption = None,
     embeddings: Optional[Path] = typer.Option(
         None, "--embeddings", help="Pretrained token vectors, word2vec/fastText text format (e.g. wiki.zh.vec)."
     ),
@@ -181,7 +190,7 @@ def acn(
     embedding_dim: int = typer.Option(100, "--embedding-dim", min=1, help="Size of random token embeddings."),
     hidden: int = typer.Option(200, "--hidden", min=1, help="BiLSTM units per direction."),
     dropout: float = typer.Option(0.5, "--dropout", min=0.0, max=0.95, help="Dropout on the embeddings and the BiLSTM output."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)."),
+    threads: ThreadsOption = None,
 ) -> None:
     """Train ACN (character embeddings, BiLSTM, adaptive co-attention, gates, CRF) and evaluate it."""
     _train(ctx, "acn", images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
@@ -192,26 +201,24 @@ def acn(
 
 def umt(
     ctx: typer.Context,
-    images: str = typer.Option("none", "--images", help=IMAGES_HELP),
+    images: ImagesOption = "none",
     bert: Optional[str] = typer.Option(
         None, "--bert", help="BERT hub name or local folder (default: baselines.bert, bert-base-chinese)."
     ),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Training epochs (default 24)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: corpus.seed in cmner.toml)."),
-    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
-    export: Optional[Path] = typer.Option(None, "--export", help="Export folder (default <workspace>/exports/cmner)."),
+    epochs: EpochsOption = None,
+    seed: SeedOption = None,
+    device: DeviceOption = None,
+    export: ExportOption = None,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Posts per step (default 32)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate (default 5e-5)."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", help="Which image feature cache to use (see `features`)."),
-    also_train: Optional[List[Path]] = typer.Option(
-        None, "--also-train", help="Another export whose train split is added (cross-lingual runs); repeatable."
-    ),
+    encoder: EncoderOption = None,
+    also_train: AlsoTrainOption = None,
     lowercase: bool = typer.Option(
         True, "--lowercase/--keep-case",
         help="Lower-case upper-case Latin letters before tokenizing (bert-base-chinese maps them to [UNK]); "
         "--keep-case is the published behaviour.",
     ),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)."),
+    threads: ThreadsOption = None,
 ) -> None:
     """Train UMT (BERT, cross-modal transformer, visual gate, entity-span head, CRF) and evaluate it."""
     _train(ctx, "umt", images=images, bert=bert, epochs=epochs, seed=seed, device=device, export=export,
