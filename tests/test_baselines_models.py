@@ -139,3 +139,24 @@ def test_umt_runs_with_images_and_a_post_without_one(bert_dir):
     assert torch.allclose(first[1, :n], second[1, :n], atol=1e-5)
     assert not torch.allclose(first[0], second[0])
     assert torch.isfinite(model.loss(batch_with(grids)))
+
+
+def test_bilstm_without_packing_equals_a_packed_bidirectional_lstm():
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from baselines.acn import BiLSTM
+
+    torch.manual_seed(0)
+    ours = BiLSTM(5, 4)
+    reference = torch.nn.LSTM(5, 4, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(reference, name).copy_(getattr(ours.forward_lstm, name))
+            getattr(reference, name + "_reverse").copy_(getattr(ours.backward_lstm, name))
+    lengths = torch.tensor([6, 2, 4])
+    x = torch.randn(3, 6, 5)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = pad_packed_sequence(reference(packed)[0], batch_first=True, total_length=6)
+    got = ours(x, lengths)
+    for row, n in enumerate(lengths.tolist()):
+        assert torch.allclose(got[row, :n], expected[row, :n], atol=1e-6)
