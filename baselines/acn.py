@@ -228,15 +228,25 @@ class ACNVocabs:
         return cls(Vocab.from_list(data["tokens"]), Vocab.from_list(data["chars"]), bigrams)
 
 
-def build_vocabs(train_posts: Sequence, *, bigrams: bool, extra_tokens: set[str] | None = None) -> ACNVocabs:
+def build_vocabs(train_posts: Sequence, *, bigrams: bool, extra_tokens: set[str] | None = None,
+                 bigram_min_count: int = 2) -> ACNVocabs:
     """Vocabularies from the training posts; `extra_tokens` (tokens of other splits that have a
-    pretrained vector) are added so those vectors are used at test time."""
+    pretrained vector) are added so those vectors are used at test time.
+
+    Bigrams seen once in train are left out, so that [UNK] is trained on them: a fifth of the CMNER dev
+    bigrams never occur in train, and with every train bigram in the vocabulary they would all meet an
+    [UNK] vector that training never touched.
+    """
     normalized = [[normalize_token(token) for token in post.tokens] for post in train_posts]
     tokens = Vocab.build(normalized)
     for token in sorted(extra_tokens or ()):
         tokens.add(token)
     chars = Vocab.build(list(token) for token in tokens.items[2:])
-    bigram_vocab = Vocab.build([pair for pairs in map(bigrams_of, normalized) for pair in pairs]) if bigrams else None
+    bigram_vocab = None
+    if bigrams:
+        # Each occurrence once: the right bigram of every position plus the sentence-initial one.
+        occurrences = ([pairs[0][0]] + [right for _, right in pairs] for pairs in map(bigrams_of, normalized) if pairs)
+        bigram_vocab = Vocab.build(occurrences, min_count=bigram_min_count)
     return ACNVocabs(tokens, chars, bigram_vocab)
 
 
