@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from cmner_build.errors import CmnerError
+from cmner_build.model import BIO_TAGS
 
 from .crf import CRF
 from .vocab import TAG_TO_ID, Vocab, bigrams_of, encode_tags, normalize_token
@@ -175,7 +176,7 @@ class ACN(nn.Module):
             self.output = nn.Linear(text_dim + k, config.num_tags)
         else:
             self.output = nn.Linear(text_dim, config.num_tags)
-        self.crf = CRF(config.num_tags)
+        self.crf = CRF(config.num_tags, BIO_TAGS)
 
     def emissions(self, batch: dict) -> torch.Tensor:
         parts = [self.embedding(batch["tokens"])]
@@ -221,11 +222,6 @@ class ACNVocabs:
             "chars": self.chars.to_list(),
             "bigrams": self.bigrams.to_list() if self.bigrams is not None else None,
         }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ACNVocabs":
-        bigrams = Vocab.from_list(data["bigrams"]) if data.get("bigrams") else None
-        return cls(Vocab.from_list(data["tokens"]), Vocab.from_list(data["chars"]), bigrams)
 
 
 def build_vocabs(train_posts: Sequence, *, bigrams: bool, extra_tokens: set[str] | None = None,

@@ -12,17 +12,27 @@ Same parameters and initialisation as pytorch-crf (`start_transitions`, `end_tra
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
 
 class CRF(nn.Module):
-    def __init__(self, num_tags: int) -> None:
+    """tags: the tag names, when given, make `decode` return only valid BIO sequences (no I-X after O or
+    after another type, none at the start), so an orphan I- tag cannot become an entity of its own in
+    seqeval's lenient scoring. Training is unconstrained, as in pytorch-crf."""
+
+    def __init__(self, num_tags: int, tags: Sequence[str] | None = None) -> None:
         super().__init__()
         self.num_tags = num_tags
         self.start_transitions = nn.Parameter(torch.empty(num_tags).uniform_(-0.1, 0.1))
         self.end_transitions = nn.Parameter(torch.empty(num_tags).uniform_(-0.1, 0.1))
         self.transitions = nn.Parameter(torch.empty(num_tags, num_tags).uniform_(-0.1, 0.1))
+        start_penalty, transition_penalty = bio_penalties(tags) if tags is not None else (
+            torch.zeros(num_tags), torch.zeros(num_tags, num_tags))
+        self.register_buffer("start_penalty", start_penalty, persistent=False)
+        self.register_buffer("transition_penalty", transition_penalty, persistent=False)
 
     def neg_log_likelihood(
         self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor, reduction: str = "mean"
@@ -68,10 +78,11 @@ class CRF(nn.Module):
         with torch.autocast(device_type=emissions.device.type, enabled=False):
             emissions = emissions.float()
             batch, length, _ = emissions.shape
-            score = self.start_transitions + emissions[:, 0]
+            score = self.start_transitions + self.start_penalty + emissions[:, 0]
+            transitions = (self.transitions + self.transition_penalty).unsqueeze(0)
             history = []
             for t in range(1, length):
-                candidates = score.unsqueeze(2) + self.transitions.unsqueeze(0)  # (B, from, to)
+                candidates = score.unsqueeze(2) + transitions  # (B, from, to)
                 best, best_from = candidates.max(dim=1)
                 history.append(best_from)
                 score = torch.where(mask[:, t].unsqueeze(1), best + emissions[:, t], score)
@@ -87,6 +98,21 @@ class CRF(nn.Module):
                     current = torch.where(inside, previous, current)
         rows = path.tolist()
         return [row[:n] for row, n in zip(rows, lengths.tolist())]
+
+
+def bio_penalties(tags: Sequence[str], penalty: float = -10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(start, transition) additive penalties forbidding I-X at the start and I-X after anything but B-X / I-X.
+    Tags are 'O', 'B-X', 'I-X' or bare 'O' / 'B' / 'I' (the span-detection head)."""
+    start = torch.zeros(len(tags))
+    transition = torch.zeros(len(tags), len(tags))
+    for to, tag in enumerate(tags):
+        if not tag.startswith("I"):
+            continue
+        start[to] = penalty
+        for source, previous in enumerate(tags):
+            if previous == "O" or previous[2:] != tag[2:]:
+                transition[source, to] = penalty
+    return start, transition
 
 
 def _check(emissions: torch.Tensor, mask: torch.Tensor) -> None:

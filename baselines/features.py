@@ -245,7 +245,3 @@ def post_grids(posts: Sequence, cache: FeatureCache, mode: str, seed: int) -> Po
         used.append(names)
     return PostGrids(grids, has_image, used, without)
 
-
-def describe_cache(cache_dir: Path) -> dict:
-    cache = FeatureCache(cache_dir)
-    return {"cache_dir": str(cache_dir), "images": len(cache), "dim": cache.dim, "shards": len(cache.shards)}

@@ -20,9 +20,6 @@ from typing import Iterable
 from cmner_build.errors import CmnerError
 from cmner_build.model import LABELS
 
-RUN_FILES = ("config.json", "metrics.json", "training.json", "predictions.jsonl", "model.safetensors")
-
-
 def new_run_dir(runs_dir: Path, model: str, images: str, seed: int) -> tuple[str, Path]:
     runs_dir.mkdir(parents=True, exist_ok=True)
     while True:

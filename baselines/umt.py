@@ -123,8 +123,8 @@ class UMT(nn.Module):
             self.classifier = nn.Linear(2 * hidden, config.num_tags)
         else:
             self.classifier = nn.Linear(hidden, config.num_tags)
-        self.crf = CRF(config.num_tags)
-        self.aux_crf = CRF(len(AUX_TAGS))
+        self.crf = CRF(config.num_tags, BIO_TAGS)
+        self.aux_crf = CRF(len(AUX_TAGS), AUX_TAGS)
         self.register_buffer("conversion", conversion_matrix(), persistent=False)
         for name, module in self.named_modules():
             if not name.startswith("bert") and module is not self:

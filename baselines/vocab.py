@@ -63,12 +63,6 @@ class Vocab:
     def to_list(self) -> list[str]:
         return list(self.items)
 
-    @classmethod
-    def from_list(cls, items: list[str]) -> "Vocab":
-        if items[:2] != [PAD, UNK]:
-            raise ValueError("a saved vocabulary must start with [PAD], [UNK]")
-        return cls(items[2:])
-
 
 def encode_tags(tags: Sequence[str]) -> list[int]:
     return [TAG_TO_ID[tag] for tag in tags]

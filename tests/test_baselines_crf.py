@@ -62,3 +62,25 @@ def test_rejects_byte_masks_and_a_masked_first_position():
         crf.decode(emissions, torch.ones(1, 3, dtype=torch.uint8))
     with pytest.raises(ValueError):
         crf.decode(emissions, torch.tensor([[False, True, True]]))
+
+
+def test_decoding_with_tag_names_only_returns_valid_bio():
+    from cmner_build.model import BIO_TAGS
+
+    torch.manual_seed(0)
+    crf = CRF(len(BIO_TAGS), BIO_TAGS)
+    free = CRF(len(BIO_TAGS))
+    free.load_state_dict(crf.state_dict())
+    emissions = torch.zeros(1, 4, len(BIO_TAGS))
+    # I-PER first, then I-LOC after it: the unconstrained decoder follows the emissions.
+    for position, tag in enumerate(["I-PER", "I-PER", "I-LOC", "O"]):
+        emissions[0, position, BIO_TAGS.index(tag)] = 5.0
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    assert [BIO_TAGS[i] for i in free.decode(emissions, mask)[0]] == ["I-PER", "I-PER", "I-LOC", "O"]
+    constrained = [BIO_TAGS[i] for i in crf.decode(emissions, mask)[0]]
+    assert not constrained[0].startswith("I-")
+    for previous, tag in zip(["O", *constrained], constrained):
+        assert not tag.startswith("I-") or previous[2:] == tag[2:]
+    # Training is unconstrained: the likelihood is the same with and without tag names.
+    tags = torch.tensor([[2, 2, 4, 0]])
+    assert torch.allclose(crf.neg_log_likelihood(emissions, tags, mask), free.neg_log_likelihood(emissions, tags, mask))
