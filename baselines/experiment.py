@@ -43,7 +43,6 @@ class BaselineOptions:
     embedding_dim: int = 100
     hidden: int = 200
     dropout: float = 0.5
-    lr_decay: float = 0.0  # ACN: learning rate lr / (1 + lr_decay * epoch), the epoch counted fractionally
     # UMT
     bert: str = "bert-base-chinese"
     lowercase: bool = True
@@ -212,14 +211,7 @@ def _build_acn(options: BaselineOptions, splits, grids, has_image):
 
     def make_optimizer(module, total_steps):
         parameters = [p for p in module.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(parameters, lr=options.lr)
-        if not options.lr_decay:
-            return optimizer, None
-        steps_per_epoch = max(1, total_steps // options.epochs)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 1.0 / (1.0 + options.lr_decay * step / steps_per_epoch)
-        )
-        return optimizer, scheduler
+        return torch.optim.Adam(parameters, lr=options.lr), None
 
     task = Task(
         model=model, items=items,
