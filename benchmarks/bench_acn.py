@@ -6,7 +6,7 @@ Calibration (issue 7): a plain character BiLSTM-CRF (100-d random embeddings, Bi
 dropout 0.5, Adam 1e-3, batch 16, 12 epochs) reached dev 77.5 at ~48 s/epoch on 2 quiet cores; with
 100-d bigram embeddings 81.9 at ~62 s/epoch.
 
-    python benchmarks/bench_acn.py [--bigrams] [--epochs 12] [--data ../shared/data/cmner]
+    python benchmarks/bench_acn.py [--bigrams] [--epochs 20] [--data ../shared/data/cmner]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ TARGETS = {False: 77.5, True: 81.9}
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bigrams", action="store_true")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("CMNER_SHARED_DIR", REPO.parent / "shared")) / "data" / "cmner")
     args = parser.parse_args()

@@ -189,7 +189,10 @@ def acn(
     ),
     embedding_dim: int = typer.Option(100, "--embedding-dim", min=1, help="Size of random token embeddings."),
     hidden: int = typer.Option(200, "--hidden", min=1, help="BiLSTM units per direction."),
-    dropout: float = typer.Option(0.5, "--dropout", min=0.0, max=0.95, help="Dropout on the embeddings and the BiLSTM output."),
+    dropout: Optional[float] = typer.Option(
+        None, "--dropout", min=0.0, max=0.95,
+        help="Dropout on the embeddings and the BiLSTM output (default 0.5; 0.6 with --bigrams).",
+    ),
     threads: ThreadsOption = None,
 ) -> None:
     """Train ACN (character embeddings, BiLSTM, adaptive co-attention, gates, CRF) and evaluate it."""
