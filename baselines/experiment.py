@@ -98,6 +98,10 @@ def run_baseline(
         extra = load_export(extra_dir)
         data.splits["train"] = data.splits["train"] + extra.splits["train"]
         log(f"added {len(extra.splits['train'])} training posts from {extra_dir} ({extra.fmt})")
+    if data.warnings:
+        log(f"{len(data.warnings)} repairs while reading the export, e.g. {data.warnings[0]}")
+    if not data.has_test:
+        log(f"{options.export_dir} has no test split: the scores reported are on dev (used for model selection)")
     device = choose_device(options.device, options.threads)
     seed_everything(options.seed)
     splits = {name: posts for name, posts in data.splits.items() if posts}
@@ -139,8 +143,6 @@ def run_baseline(
     })
     write_json(run_dir / "config.json", config)
     _write_outputs(run_dir, result, splits, all_posts, images_used, extra_files)
-    if not data.has_test:
-        log(f"{options.export_dir} has no test split: the scores reported are on dev (used for model selection)")
     evaluated = "test" if "test" in result.metrics else "dev"
     return RunOutcome(run_id, run_dir, _metrics_of(result), result.best_epoch, evaluated, result.history,
                       posts_without_image, result.notes)
