@@ -155,6 +155,14 @@ adjudicator = ""
 adjudicator_password_env = "ADJUDICATOR_PASSWORD"
 # Reason codes an adjudication decision may carry (auto_majority is added by --auto majority).
 reason_codes = ["guideline_gap", "ambiguous", "annotator_slip", "boundary_convention", "type_convention", "other"]
+
+[baselines]
+# Image encoder for `cmner-build features` (hub name or local folder); grids are cached in features/.
+encoder = "microsoft/resnet-152"
+# BERT for `cmner-build baseline umt` (hub name or local folder).
+bert = "bert-base-chinese"
+# auto: a CUDA GPU when torch sees one, else the CPU.
+device = "auto"
 """
 
 

@@ -1,9 +1,315 @@
-"""Commands of the baseline stage (issue 7): registered on the app by `register`."""
+"""Commands of the baseline stage (issue 7): `features` and `baseline acn|umt|report`.
+
+Only typer and the standard library are imported here; torch and transformers load inside the commands.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, List, Optional
+
 import typer
+
+from .common import open_ws, print_json
+
+baseline_app = typer.Typer(
+    help="Train and compare the ACN and UMT baselines on an exported corpus.", no_args_is_help=True
+)
+
+IMAGES_HELP = "none: text only; one: one image per post, drawn with the seed; all: the post's grids averaged region by region."
+DEVICE_HELP = "auto (a CUDA GPU when there is one), cpu or cuda."
+
+# Options both baselines take.
+ImagesOption = Annotated[str, typer.Option("--images", help=IMAGES_HELP)]
+EpochsOption = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Training epochs (default 24).")]
+SeedOption = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default: corpus.seed in cmner.toml).")]
+DeviceOption = Annotated[Optional[str], typer.Option("--device", help=DEVICE_HELP)]
+ExportOption = Annotated[Optional[Path], typer.Option("--export", help="Export folder (default <workspace>/exports/cmner).")]
+EncoderOption = Annotated[Optional[str], typer.Option("--encoder", help="Which image feature cache to use (see `features`).")]
+AlsoTrainOption = Annotated[Optional[List[Path]], typer.Option(
+    "--also-train", help="Another export whose train split is added (cross-lingual runs); repeatable.")]
+ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads (default: the idle cores).")]
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this stage's commands; empty until the stage is built."""
+    app.command(
+        "features", epilog="Example: cmner-build -w my-corpus features --encoder microsoft/resnet-152 --device auto"
+    )(features)
+    app.add_typer(baseline_app, name="baseline")
+    baseline_app.command("acn", epilog="Example: cmner-build -w my-corpus baseline acn --images all --epochs 24")(acn)
+    baseline_app.command(
+        "umt", epilog="Example: cmner-build -w my-corpus baseline umt --images all --bert bert-base-chinese"
+    )(umt)
+    baseline_app.command(
+        "report", epilog="Example: cmner-build -w my-corpus baseline report --errors RUN_TEXT RUN_IMAGES"
+    )(report)
+
+
+def _setting(workspace, key: str, expected: type, default):
+    return workspace.settings.get("baselines", key, expected, default)
+
+
+def features(
+    ctx: typer.Context,
+    encoder: Optional[str] = typer.Option(
+        None, "--encoder", help="Image encoder: hub name or local folder (default: baselines.encoder, microsoft/resnet-152)."
+    ),
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images per forward pass."),
+    export: Optional[Path] = typer.Option(
+        None, "--export", help="Extract the images of this export folder (DIR/images) instead of the workspace's kept images."
+    ),
+) -> None:
+    """Extract the 7x7 region grid of every kept image once (frozen encoder, cached, resumable)."""
+    from baselines.data import IMAGE_SUFFIXES
+    from baselines.device import choose_device
+    from baselines.features import DEFAULT_ENCODER, cache_dir_for, extract_features
+
+    from ..console import progress_task, warn
+    from ..errors import CmnerError
+
+    workspace = open_ws(ctx, create=export is not None)
+    encoder = encoder or _setting(workspace, "encoder", str, DEFAULT_ENCODER)
+    device = choose_device(device or _setting(workspace, "device", str, "auto"))
+    if export is not None:
+        images_dir = export / "images"
+        if not images_dir.is_dir():
+            raise CmnerError(f"{images_dir} is not a folder: the export has no images")
+        images = {p.name: p for p in sorted(images_dir.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+    else:
+        rows = workspace.store.query(
+            "SELECT file_name FROM images WHERE status = 'kept' AND file_name IS NOT NULL ORDER BY post_id, position"
+        )
+        images = {row["file_name"]: workspace.images_dir / row["file_name"] for row in rows}
+        missing = [name for name, path in images.items() if not path.is_file()]
+        if missing:
+            warn(f"{len(missing)} kept images are not in {workspace.images_dir} (e.g. {missing[0]}); skipped")
+            images = {name: path for name, path in images.items() if name not in set(missing)}
+    cache_dir = cache_dir_for(workspace.root / "features", encoder)
+    with progress_task(f"features ({device.type})", len(images)) as advance:
+        report = extract_features(
+            images, cache_dir, encoder=encoder, device=device, batch_size=batch_size, progress=advance,
+            on_start=lambda todo: advance(len(images) - todo, status="cached"),
+        )
+    for failure in report.failed[:10]:
+        warn(f"could not read image {failure}")
+    workspace.store.log_event("baseline", "features", f"{report.extracted} grids extracted", encoder=encoder,
+                              cache=str(cache_dir), failed=len(report.failed))
+    print_json({
+        "encoder": encoder, "cache_dir": str(cache_dir), "device": report.device, "images": report.images,
+        "already_cached": report.already_cached, "extracted": report.extracted, "failed": len(report.failed),
+        "feature_dim": report.dim,
+    })
+
+
+def _train(ctx: typer.Context, model: str, **values) -> None:
+    from baselines.experiment import BaselineOptions, run_baseline
+
+    from ..console import info, progress_task
+
+    workspace = open_ws(ctx, create=True)
+    export = values.pop("export") or workspace.exports_dir / "cmner"
+    seed = values.pop("seed")
+    values["device"] = values["device"] or _setting(workspace, "device", str, "auto")
+    values["encoder"] = values["encoder"] or _setting(workspace, "encoder", str, "microsoft/resnet-152")
+    if model == "umt":
+        values["bert"] = values["bert"] or _setting(workspace, "bert", str, "bert-base-chinese")
+    options = BaselineOptions(
+        model=model, export_dir=export, seed=workspace.settings.seed if seed is None else seed,
+        also_train=list(values.pop("also_train") or []), **values,
+    )
+    outcome = run_baseline(
+        options, runs_dir=workspace.runs_dir, features_root=workspace.root / "features",
+        progress=progress_task, log=info,
+    )
+    workspace.store.log_event("baseline", "run", f"{outcome.run_id}: {outcome.evaluated_split} F1 "
+                              f"{outcome.metrics[outcome.evaluated_split]['f1']}", run_id=outcome.run_id)
+    _print_table_2([_outcome_row(outcome, model, options.images)])
+    print_json({
+        "run_id": outcome.run_id, "run_dir": str(outcome.run_dir), "best_epoch": outcome.best_epoch,
+        "evaluated_split": outcome.evaluated_split, "metrics": outcome.metrics,
+        "posts_without_image": outcome.posts_without_image,
+    })
+
+
+def _outcome_row(outcome, model: str, images: str) -> dict:
+    scores = outcome.metrics[outcome.evaluated_split]
+    return {"run": outcome.run_id, "model": model.upper(), "images": images, "epoch": outcome.best_epoch,
+            "split": outcome.evaluated_split, "P": scores["precision"], "R": scores["recall"], "F1": scores["f1"],
+            **scores["per_type"]}
+
+
+def _print_table_2(rows: list[dict], *, to_stdout: bool = False) -> None:
+    from rich.table import Table
+
+    from cmner_build.model import LABELS
+
+    from ..console import err, out
+
+    table = Table(title="Baselines (P / R / F1 overall, F1 per type; % on the split shown)")
+    columns = ["run", "model", "images", "epoch", "split", "P", "R", "F1", *LABELS]
+    for column in columns:
+        table.add_column(column, no_wrap=True,
+                         justify="left" if column in ("run", "model", "images", "split") else "right")
+    for row in rows:
+        table.add_row(*[f"{row[c]:.2f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in columns])
+    console = _wide(out if to_stdout else err)
+    console.print(table)
+    if any(row["split"] == "dev" for row in rows):
+        console.print("split 'dev': the export has no test split, so dev (also used to pick the epoch) is shown")
+
+
+def _wide(console):
+    """A terminal keeps its width; a pipe or file gets wide lines instead of rich's 80-column default."""
+    from rich.console import Console
+
+    if console.is_terminal:
+        return console
+    return Console(file=console.file, width=200, highlight=False, stderr=console.stderr)
+
+
+def acn(
+    ctx: typer.Context,
+    images: ImagesOption = "none",
+    epochs: EpochsOption = None,
+    seed: SeedOption = None,
+    device: DeviceOption = None,
+    export: ExportOption = None,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Posts per step (default 16)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (default 1e-3)."),
+    encoder: EncoderOption = None,
+    also_train: AlsoTrainOption = None,
+    embeddings: Optional[Path] = typer.Option(
+        None, "--embeddings", help="Pretrained token vectors, word2vec/fastText text format (e.g. wiki.zh.vec)."
+    ),
+    freeze_embeddings: bool = typer.Option(False, "--freeze-embeddings", help="Keep the token embeddings fixed (the paper's choice)."),
+    bigrams: bool = typer.Option(False, "--bigrams", help="Add character-bigram embeddings."),
+    attention: str = typer.Option(
+        "additive", "--attention", help="additive (fixed) or concat (the reference code's form, query-independent)."
+    ),
+    embedding_dim: int = typer.Option(100, "--embedding-dim", min=1, help="Size of random token embeddings."),
+    hidden: int = typer.Option(200, "--hidden", min=1, help="BiLSTM units per direction."),
+    dropout: Optional[float] = typer.Option(
+        None, "--dropout", min=0.0, max=0.95,
+        help="Dropout on the embeddings and the BiLSTM output (default 0.5; 0.6 with --bigrams).",
+    ),
+    threads: ThreadsOption = None,
+) -> None:
+    """Train ACN (character embeddings, BiLSTM, adaptive co-attention, gates, CRF) and evaluate it."""
+    _train(ctx, "acn", images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
+           lr=lr, encoder=encoder, also_train=also_train, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
+           bigrams=bigrams, attention=attention, embedding_dim=embedding_dim, hidden=hidden, dropout=dropout,
+           threads=threads)
+
+
+def umt(
+    ctx: typer.Context,
+    images: ImagesOption = "none",
+    bert: Optional[str] = typer.Option(
+        None, "--bert", help="BERT hub name or local folder (default: baselines.bert, bert-base-chinese)."
+    ),
+    epochs: EpochsOption = None,
+    seed: SeedOption = None,
+    device: DeviceOption = None,
+    export: ExportOption = None,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Posts per step (default 32)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate (default 5e-5)."),
+    encoder: EncoderOption = None,
+    also_train: AlsoTrainOption = None,
+    lowercase: bool = typer.Option(
+        True, "--lowercase/--keep-case",
+        help="Lower-case upper-case Latin letters before tokenizing (bert-base-chinese maps them to [UNK]); "
+        "--keep-case is the published behaviour.",
+    ),
+    threads: ThreadsOption = None,
+) -> None:
+    """Train UMT (BERT, cross-modal transformer, visual gate, entity-span head, CRF) and evaluate it."""
+    _train(ctx, "umt", images=images, bert=bert, epochs=epochs, seed=seed, device=device, export=export,
+           batch_size=batch_size, lr=lr, encoder=encoder, also_train=also_train, lowercase=lowercase, threads=threads)
+
+
+def report(
+    ctx: typer.Context,
+    runs: Optional[List[str]] = typer.Argument(None, help="Runs for --errors (ids, id prefixes or folders)."),
+    errors: bool = typer.Option(False, "--errors", help="Count each run's errors by kind and show where the image changed the outcome."),
+    limit: int = typer.Option(10, "--limit", min=0, help="Posts shown per text-only / multimodal pair."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Print a table of all runs side by side, or (--errors RUN...) their error analysis."""
+    from baselines.runs import list_runs, report_rows
+
+    from ..console import info
+    from ..errors import CmnerError
+
+    workspace = open_ws(ctx)
+    if not errors:
+        if runs:
+            raise CmnerError("run names are only taken with --errors; `baseline report` alone lists every run")
+        rows = report_rows(list_runs(workspace.runs_dir))
+        if as_json:
+            print_json(rows)
+        elif not rows:
+            info(f"no finished runs in {workspace.runs_dir}; train one with `cmner-build baseline acn`")
+        else:
+            _print_table_2(rows, to_stdout=True)
+        return
+    if not runs:
+        raise CmnerError("--errors needs one or more runs, e.g. `baseline report --errors RUN_TEXT RUN_IMAGES`")
+    _error_report(workspace.runs_dir, runs, limit, as_json)
+
+
+def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -> None:
+    import json
+
+    from baselines.errors_analysis import ERROR_KINDS, count_errors, image_changed_posts, render
+    from baselines.runs import evaluated_split, load_run, resolve_run
+    from rich.table import Table
+
+    from ..console import out
+
+    out = _wide(out)
+    loaded = []
+    for name in names:
+        run = load_run(resolve_run(runs_dir, name))
+        split = evaluated_split(run["metrics"])
+        with (run["path"] / "predictions.jsonl").open(encoding="utf-8") as handle:
+            rows = [row for row in map(json.loads, handle) if row["split"] == split]
+        loaded.append((run, split, rows))
+    counts = [{"run": run["run_id"], "split": split, **count_errors(rows)} for run, split, rows in loaded]
+    text_runs = [item for item in loaded if item[0]["config"].get("images") == "none"]
+    image_runs = [item for item in loaded if item[0]["config"].get("images") != "none"]
+    comparisons = []
+    for text_run, text_split, text_rows in text_runs:
+        for image_run, image_split, image_rows in image_runs:
+            if text_split != image_split:
+                continue
+            changed = image_changed_posts(text_rows, image_rows)
+            comparisons.append({
+                "text_run": text_run["run_id"], "image_run": image_run["run_id"],
+                "helped": sum(row["effect"] == "helped" for row in changed),
+                "hurt": sum(row["effect"] == "hurt" for row in changed),
+                "posts": changed, "joiner": "" if image_run["config"].get("export_format") == "cmner" else " ",
+            })
+    if as_json:
+        for comparison in comparisons:
+            comparison["posts"] = comparison["posts"][:limit]
+        print_json({"errors": counts, "comparisons": comparisons})
+        return
+    table = Table(title="Errors by kind (entities)")
+    for column in ["run", "split", "gold", "predicted", "correct", *ERROR_KINDS]:
+        table.add_column(column.replace("_", " "), justify="left" if column in ("run", "split") else "right")
+    for row in counts:
+        table.add_row(*[str(row[c]) for c in ["run", "split", "gold", "predicted", "correct", *ERROR_KINDS]])
+    out.print(table)
+    if not comparisons:
+        out.print("(give a text-only run and a multimodal run to see the posts where the image changed the outcome)")
+    for comparison in comparisons:
+        out.rule(f"image changed the outcome: {comparison['text_run']} (text) vs {comparison['image_run']} "
+                 f"(image): helped {comparison['helped']}, hurt {comparison['hurt']}")
+        joiner = comparison["joiner"]
+        for post in comparison["posts"][:limit]:
+            out.print(f"{post['post_id']} ({post['split']}, image {post['effect']}: "
+                      f"{post['text_errors']} -> {post['image_errors']} errors)", markup=False)
+            out.print(f"  gold        {render(post['tokens'], post['gold'], joiner)}", markup=False)
+            out.print(f"  text-only   {render(post['tokens'], post['text'], joiner)}", markup=False)
+            out.print(f"  multimodal  {render(post['tokens'], post['image'], joiner)}", markup=False)

@@ -64,6 +64,9 @@ DEMO_STEPS: list[DemoStep] = [
              ["adjudicate", "--auto", "majority"]),
     DemoStep("Export train / dev / test at 3:1:1", ["export", "--split", "3:1:1", "--format", "cmner"]),
     DemoStep("Corpus statistics (Table 1, distributions, leak audit)", ["stats"]),
+    DemoStep("Text-only ACN baseline, one epoch (no pretrained weights needed)",
+             ["baseline", "acn", "--images", "none", "--epochs", "1"]),
+    DemoStep("All baseline runs side by side", ["baseline", "report"]),
 ]
 
 
