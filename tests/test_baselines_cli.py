@@ -25,16 +25,17 @@ def setup(tmp_path_factory):
     resnet = str(tiny_resnet(root / "resnet"))
     bert = str(tiny_bert(root / "bert", train + dev + test))
     result = run_cli("-w", workspace.root, "features", "--export", export, "--encoder", resnet, "--device", "cpu",
-                     "--batch-size", "4")
+                     "--batch-size", "4", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["extracted"] == report["images"] == sum(images.values()) and report["feature_dim"] == 16
-    again = json.loads(run_cli("-w", workspace.root, "features", "--export", export, "--encoder", resnet).stdout)
+    again = json.loads(run_cli("-w", workspace.root, "features", "--export", export, "--encoder", resnet,
+                               "--json").stdout)
     assert (again["extracted"], again["already_cached"]) == (0, report["images"])
     return {"ws": workspace.root, "export": export, "resnet": resnet, "bert": bert, "root": root, "runs": {}}
 
 
-COMMON = ("--epochs", "1", "--device", "cpu", "--seed", "5")
+COMMON = ("--epochs", "1", "--device", "cpu", "--seed", "5", "--json")
 
 
 def _train(setup, model, images, *extra):
@@ -141,7 +142,7 @@ def test_features_of_the_workspace_kept_images(tmp_path, setup):
     ws = tmp_path / "ws"
     sample = sample_dir()
     assert run_cli("-w", ws, "import", sample / "sample.txt", "--format", "cmner", "--images", sample / "images").exit_code == 0
-    result = run_cli("-w", ws, "features", "--encoder", setup["resnet"], "--device", "cpu")
+    result = run_cli("-w", ws, "features", "--encoder", setup["resnet"], "--device", "cpu", "--json")
     assert result.exit_code == 0, result.error
     report = json.loads(result.stdout)
     assert report["images"] == len(list((sample / "images").glob("*.jpg"))) == report["extracted"]

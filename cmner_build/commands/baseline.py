@@ -28,6 +28,7 @@ ExportOption = Annotated[Optional[Path], typer.Option("--export", help="Export f
 EncoderOption = Annotated[Optional[str], typer.Option("--encoder", help="Which image feature cache to use (see `features`).")]
 AlsoTrainOption = Annotated[Optional[List[Path]], typer.Option(
     "--also-train", help="Another export whose train split is added (cross-lingual runs); repeatable.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Also print the summary as JSON on stdout.")]
 ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads (default: the idle cores).")]
 
 
@@ -59,6 +60,7 @@ def features(
     export: Optional[Path] = typer.Option(
         None, "--export", help="Extract the images of this export folder (DIR/images) instead of the workspace's kept images."
     ),
+    as_json: JsonOption = False,
 ) -> None:
     """Extract the 7x7 region grid of every kept image once (frozen encoder, cached, resumable)."""
     from baselines.data import IMAGE_SUFFIXES
@@ -95,14 +97,21 @@ def features(
         warn(f"could not read image {failure}")
     workspace.store.log_event("baseline", "features", f"{report.extracted} grids extracted", encoder=encoder,
                               cache=str(cache_dir), failed=len(report.failed))
-    print_json({
+    summary = {
         "encoder": encoder, "cache_dir": str(cache_dir), "device": report.device, "images": report.images,
         "already_cached": report.already_cached, "extracted": report.extracted, "failed": len(report.failed),
         "feature_dim": report.dim,
-    })
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        from ..console import info
+
+        info(f"{report.extracted} grids extracted, {report.already_cached} already cached, {len(report.failed)} "
+             f"unreadable; cache: {cache_dir}")
 
 
-def _train(ctx: typer.Context, model: str, **values) -> None:
+def _train(ctx: typer.Context, model: str, as_json: bool, **values) -> None:
     from baselines.experiment import BaselineOptions, run_baseline
 
     from ..console import info, progress_task
@@ -125,11 +134,14 @@ def _train(ctx: typer.Context, model: str, **values) -> None:
     workspace.store.log_event("baseline", "run", f"{outcome.run_id}: {outcome.evaluated_split} F1 "
                               f"{outcome.metrics[outcome.evaluated_split]['f1']}", run_id=outcome.run_id)
     _print_table_2([_outcome_row(outcome, model, options.images)])
-    print_json({
-        "run_id": outcome.run_id, "run_dir": str(outcome.run_dir), "best_epoch": outcome.best_epoch,
-        "evaluated_split": outcome.evaluated_split, "metrics": outcome.metrics,
-        "posts_without_image": outcome.posts_without_image,
-    })
+    if as_json:
+        print_json({
+            "run_id": outcome.run_id, "run_dir": str(outcome.run_dir), "best_epoch": outcome.best_epoch,
+            "evaluated_split": outcome.evaluated_split, "metrics": outcome.metrics,
+            "posts_without_image": outcome.posts_without_image,
+        })
+    else:
+        info(f"run saved in {outcome.run_dir}")
 
 
 def _outcome_row(outcome, model: str, images: str) -> dict:
@@ -194,9 +206,10 @@ def acn(
         help="Dropout on the embeddings and the BiLSTM output (default 0.5; 0.6 with --bigrams).",
     ),
     threads: ThreadsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Train ACN (character embeddings, BiLSTM, adaptive co-attention, gates, CRF) and evaluate it."""
-    _train(ctx, "acn", images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
+    _train(ctx, "acn", as_json, images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
            lr=lr, encoder=encoder, also_train=also_train, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
            bigrams=bigrams, attention=attention, embedding_dim=embedding_dim, hidden=hidden, dropout=dropout,
            threads=threads)
@@ -222,9 +235,10 @@ def umt(
         "--keep-case is the published behaviour.",
     ),
     threads: ThreadsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Train UMT (BERT, cross-modal transformer, visual gate, entity-span head, CRF) and evaluate it."""
-    _train(ctx, "umt", images=images, bert=bert, epochs=epochs, seed=seed, device=device, export=export,
+    _train(ctx, "umt", as_json, images=images, bert=bert, epochs=epochs, seed=seed, device=device, export=export,
            batch_size=batch_size, lr=lr, encoder=encoder, also_train=also_train, lowercase=lowercase, threads=threads)
 
 
