@@ -59,3 +59,12 @@ def release_workspace(_release_template: Path, tmp_path: Path) -> Workspace:
     ws = Workspace(root)
     yield ws
     ws.close()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """`cmner-build demo` run once per session: (workspace root, CliResult). Tests must not modify it."""
+    from .helpers import run_cli
+
+    root = tmp_path_factory.mktemp("demo") / "demo-workspace"
+    return root, run_cli("-w", root, "demo")

@@ -148,10 +148,10 @@ def test_features_of_the_workspace_kept_images(tmp_path, setup):
     assert report["images"] == len(list((sample / "images").glob("*.jpg"))) == report["extracted"]
 
 
-def test_demo_ends_with_an_acn_run_and_the_report(tmp_path):
-    result = run_cli("-w", tmp_path / "demo", "demo")
+def test_demo_ends_with_an_acn_run_and_the_report(demo_run):
+    root, result = demo_run
     assert result.exit_code == 0, result.error
-    runs = [p for p in (tmp_path / "demo" / "runs").iterdir() if (p / "metrics.json").is_file()]
+    runs = [p for p in (root / "runs").iterdir() if (p / "metrics.json").is_file()]
     assert len(runs) == 1 and "-acn-none-" in runs[0].name
     assert runs[0].name in result.stdout  # the report step printed it
 

@@ -123,9 +123,9 @@ def test_help_has_examples() -> None:
         assert result.exit_code == 0 and "Example: cmner-build" in result.stdout
 
 
-def test_demo_runs_clean_and_images_after_the_first_step(tmp_path) -> None:
+def test_demo_runs_clean_and_images_after_the_first_step(demo_run) -> None:
     titles = [" ".join(step.args) for step in DEMO_STEPS if not callable(step.args)]
     assert titles[1:3] == ["clean", "images --report"]
-    result = run_cli("-w", tmp_path / "demo", "demo")
+    root, result = demo_run
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "demo" / "exports" / "images_report.html").is_file()
+    assert (root / "exports" / "images_report.html").is_file()

@@ -98,12 +98,12 @@ def test_download_images_with_nothing_pending(root: Path) -> None:
     assert result.exit_code == 0 and json.loads(result.stdout)["images_found"] == 0
 
 
-def test_demo_starts_with_the_offline_crawl(tmp_path: Path) -> None:
+def test_demo_starts_with_the_offline_crawl(demo_run) -> None:
     from cmner_build.commands.demo import DEMO_STEPS
 
     first = DEMO_STEPS[0]
     assert list(first.args) == ["crawl", "--from-archive", "{sample}/archive"]
-    result = run_cli("-w", tmp_path / "demo", "demo")
+    _, result = demo_run
     assert result.exit_code == 0, result.output
     assert "157 downloaded of 157 found" in result.stderr
 
