@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from cmner_build.near_duplicates import group_pairs
+
 _BYTE_POPCOUNT = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
 
 
@@ -48,20 +50,6 @@ def near_duplicate_pairs(hashes: np.ndarray, threshold: int, block: int = 512) -
 
 
 def clusters(count: int, pairs: np.ndarray) -> list[list[int]]:
-    """Connected components (union-find) with more than one member, each sorted, sorted by first member."""
-    parent = list(range(count))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in pairs[:, :2].tolist():
-        root_i, root_j = find(i), find(j)
-        if root_i != root_j:
-            parent[max(root_i, root_j)] = min(root_i, root_j)
-    members: dict[int, list[int]] = {}
-    for index in range(count):
-        members.setdefault(find(index), []).append(index)
-    return sorted((group for group in members.values() if len(group) > 1), key=lambda group: group[0])
+    """Connected components with more than one member, each sorted, sorted by first member."""
+    groups = group_pairs(range(count), [(i, j) for i, j in pairs[:, :2].tolist()])
+    return [group for group in groups if len(group) > 1]

@@ -7,7 +7,9 @@ which records the groups in the store. Follows notes/images_text.md §B5: 3-gram
 from __future__ import annotations
 
 import zlib
-from typing import Iterable, Mapping
+from typing import Hashable, Iterable, Mapping, TypeVar
+
+Key = TypeVar("Key", bound=Hashable)
 
 NGRAM = 3
 NUM_PERM = 128
@@ -76,14 +78,15 @@ def _identity(value: int) -> int:
     return value
 
 
-def group_pairs(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+def group_pairs(ids: Iterable[Key], pairs: Iterable[tuple[Key, Key]]) -> list[list[Key]]:
     """Connected components (union-find) of ids under the pairs; every id appears in exactly one group.
 
-    Groups are sorted internally and by their first id, so the result is deterministic.
+    Ids must be sortable (post ids, image indices). Groups are sorted internally and by their first id,
+    so the result is deterministic.
     """
-    parent: dict[str, str] = {post_id: post_id for post_id in ids}
+    parent: dict[Key, Key] = {key: key for key in ids}
 
-    def find(x: str) -> str:
+    def find(x: Key) -> Key:
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
@@ -93,7 +96,7 @@ def group_pairs(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> list[li
         root_a, root_b = find(a), find(b)
         if root_a != root_b:
             parent[max(root_a, root_b)] = min(root_a, root_b)
-    groups: dict[str, list[str]] = {}
-    for post_id in parent:
-        groups.setdefault(find(post_id), []).append(post_id)
+    groups: dict[Key, list[Key]] = {}
+    for key in parent:
+        groups.setdefault(find(key), []).append(key)
     return sorted((sorted(members) for members in groups.values()), key=lambda members: members[0])
