@@ -11,14 +11,13 @@ Two layouts are accepted, told apart by the first header line of the files:
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cmner_build.errors import CmnerError, FormatError
 from cmner_build.formats import FORMATS, read_tagged_file, split_from_filename
+from cmner_build.importer import index_images
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp")
 SPLIT_ORDER = ("train", "dev", "test")
 
 
@@ -93,7 +92,8 @@ def load_export(export_dir: Path) -> ExportData:
         raise CmnerError(f"{export_dir}: the split files mix formats: {formats}")
     fmt = formats["train"]
     images_dir = export_dir / "images"
-    index = ImageIndex(images_dir)
+    # Release names `{post_id}_*` (CMNER) and `{id}.ext` (Twitter-2015): the importer's one index.
+    images_by_post = index_images(images_dir) if images_dir.is_dir() else {}
     data = ExportData(export_dir, fmt, {}, images_dir)
     for split in SPLIT_ORDER:
         if split not in files:
@@ -101,31 +101,9 @@ def load_export(export_dir: Path) -> ExportData:
         result = read_tagged_file(files[split], fmt)
         data.warnings.extend(result.warnings)
         data.splits[split] = [
-            Post(doc.doc_id, doc.tokens, doc.tags, index.images_of(doc.doc_id)) for doc in result.documents
+            Post(doc.doc_id, doc.tokens, doc.tags, [path.name for path in images_by_post.get(doc.doc_id, [])])
+            for doc in result.documents
         ]
         if not data.splits[split]:
             raise CmnerError(f"{files[split]}: no posts")
     return data
-
-
-class ImageIndex:
-    """File names in an images folder, found by post id: `{post_id}_*` (CMNER) or `{post_id}.ext` (Twitter)."""
-
-    def __init__(self, images_dir: Path) -> None:
-        names = []
-        if images_dir.is_dir():
-            names = [p.name for p in images_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-        self.names = sorted(names)
-        self.by_stem = {Path(name).stem: name for name in self.names}
-
-    def images_of(self, post_id: str) -> list[str]:
-        prefix = f"{post_id}_"
-        found = []
-        position = bisect.bisect_left(self.names, prefix)
-        while position < len(self.names) and self.names[position].startswith(prefix):
-            found.append(self.names[position])
-            position += 1
-        exact = self.by_stem.get(post_id)
-        if exact is not None and exact not in found:
-            found.insert(0, exact)
-        return found

@@ -63,12 +63,12 @@ def features(
     as_json: JsonOption = False,
 ) -> None:
     """Extract the 7x7 region grid of every kept image once (frozen encoder, cached, resumable)."""
-    from baselines.data import IMAGE_SUFFIXES
     from baselines.device import choose_device
     from baselines.features import DEFAULT_ENCODER, cache_dir_for, extract_features
 
     from ..console import progress_task, warn
     from ..errors import CmnerError
+    from ..importer import index_images
 
     workspace = open_ws(ctx, create=export is not None)
     encoder = encoder or _setting(workspace, "encoder", str, DEFAULT_ENCODER)
@@ -77,7 +77,7 @@ def features(
         images_dir = export / "images"
         if not images_dir.is_dir():
             raise CmnerError(f"{images_dir} is not a folder: the export has no images")
-        images = {p.name: p for p in sorted(images_dir.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+        images = {path.name: path for paths in index_images(images_dir).values() for path in paths}
     else:
         rows = workspace.store.query(
             "SELECT file_name FROM images WHERE status = 'kept' AND file_name IS NOT NULL ORDER BY post_id, position"
