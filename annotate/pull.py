@@ -167,18 +167,23 @@ def store_pulls(store: Store, pulls: Sequence[BatchPull]) -> PullReport:
     return PullReport(summaries, annotated, reopened, notes)
 
 
+def complete_post_ids(store: Store, batch_id: str) -> set[str]:
+    """Posts of the batch that every one of its assigned annotators has confirmed (as of the last pull)."""
+    return {row[0] for row in store.query(
+        "SELECT a.post_id FROM annotations a JOIN batch_annotators ba "
+        "ON ba.batch_id = a.batch_id AND ba.annotator = a.annotator "
+        "WHERE a.batch_id = ? AND a.confirmed = 1 GROUP BY a.post_id "
+        "HAVING COUNT(*) = (SELECT COUNT(*) FROM batch_annotators WHERE batch_id = ?)", (batch_id, batch_id))}
+
+
 def _update_statuses(store: Store, batch_id: str, now: str) -> tuple[int, int]:
     """'annotating' -> 'annotated' when every batch annotator confirmed; back when one no longer has."""
-    complete = """(SELECT COUNT(*) FROM annotations a WHERE a.batch_id = bp.batch_id AND a.post_id = bp.post_id
-                    AND a.confirmed = 1 AND a.annotator IN (SELECT annotator FROM batch_annotators ba
-                                                         WHERE ba.batch_id = bp.batch_id))
-                 = (SELECT COUNT(*) FROM batch_annotators ba WHERE ba.batch_id = bp.batch_id)"""
-    done = [row[0] for row in store.query(
-        f"SELECT bp.post_id FROM batch_posts bp JOIN posts p USING (post_id) "
-        f"WHERE bp.batch_id = ? AND p.status IN ('ready', 'annotating') AND {complete}", (batch_id,))]
-    undone = [row[0] for row in store.query(
-        f"SELECT bp.post_id FROM batch_posts bp JOIN posts p USING (post_id) "
-        f"WHERE bp.batch_id = ? AND p.status = 'annotated' AND NOT {complete}", (batch_id,))]
+    complete = complete_post_ids(store, batch_id)
+    statuses = store.query(
+        "SELECT bp.post_id, p.status FROM batch_posts bp JOIN posts p USING (post_id) WHERE bp.batch_id = ?",
+        (batch_id,))
+    done = [row[0] for row in statuses if row[1] in ("ready", "annotating") and row[0] in complete]
+    undone = [row[0] for row in statuses if row[1] == "annotated" and row[0] not in complete]
     store.connection.executemany("UPDATE posts SET status = 'annotated', updated_at = ? WHERE post_id = ?",
                                  [(now, post_id) for post_id in done])
     store.connection.executemany("UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ?",
@@ -200,10 +205,7 @@ def summarize_batch(store: Store, batch_id: str, missing: Iterable[str] = ()) ->
 
 def count_complete_posts(store: Store, batch_id: str) -> int:
     """Posts of the batch that every one of its annotators has confirmed (as of the last pull)."""
-    return store.scalar(
-        "SELECT COUNT(*) FROM (SELECT post_id FROM annotations WHERE batch_id = ? AND confirmed = 1 "
-        "GROUP BY post_id HAVING COUNT(*) = (SELECT COUNT(*) FROM batch_annotators WHERE batch_id = ?))",
-        (batch_id, batch_id)) or 0
+    return len(complete_post_ids(store, batch_id))
 
 
 # -- entry points ---------------------------------------------------------------------------------
