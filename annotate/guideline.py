@@ -10,7 +10,7 @@ from cmner_build.errors import ConfigError
 
 def default_guideline() -> str:
     """The bundled guideline (annotate/data/guideline.md): the CMNER protocol with worked examples."""
-    return (resources.files("annotate") / "data" / "guideline.md").read_text(encoding="utf-8")
+    return (resources.files("cmner_build.annotate") / "data" / "guideline.md").read_text(encoding="utf-8")
 
 
 def load_guideline(workspace_root: Path, configured: str = "") -> str:

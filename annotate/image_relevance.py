@@ -17,13 +17,13 @@ from typing import Sequence
 from cmner_build.errors import CmnerError
 from cmner_build.store import Store, utc_now
 
-from .doccano_api import DoccanoAPI, DoccanoError
-from .doccano_examples import read_export_zip
-from .doccano_projects import ensure_image_relevance_project, ensure_members
-from .push import check_project, project_name
-from .rounds import IMAGES, last_batch_number
-from .schema import migrate
-from .users import register_annotators
+from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoError
+from cmner_build.annotate.doccano.examples import read_export_zip
+from cmner_build.annotate.doccano.projects import ensure_image_relevance_project, ensure_members
+from cmner_build.annotate.push import check_project, project_name
+from cmner_build.annotate.rounds import IMAGES, last_batch_number
+from cmner_build.annotate.schema import migrate
+from cmner_build.annotate.users import register_annotators
 
 DROP_REASON = "unrelated_to_text"
 UPLOAD_CHUNK = 200

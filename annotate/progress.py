@@ -8,9 +8,9 @@ from typing import Any
 
 from cmner_build.store import Store
 
-from .doccano_api import DoccanoAPI, DoccanoNotFound
-from .pull import count_complete_posts
-from .schema import migrate
+from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoNotFound
+from cmner_build.annotate.pull import count_complete_posts
+from cmner_build.annotate.schema import migrate
 
 
 @dataclass

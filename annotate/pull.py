@@ -20,12 +20,12 @@ from cmner_build.errors import CmnerError, FormatError
 from cmner_build.model import Span, validate_spans
 from cmner_build.store import Store, utc_now
 
-from .doccano_api import DoccanoAPI
-from .doccano_examples import META_ROUND, ExportedExample, read_export_zip
-from .push import check_project
-from .rounds import ADJUDICATION, TEXT_ROUNDS
-from .schema import migrate
-from .users import check_usernames, register_annotators
+from cmner_build.annotate.doccano.api import DoccanoAPI
+from cmner_build.annotate.doccano.examples import META_ROUND, ExportedExample, read_export_zip
+from cmner_build.annotate.push import check_project
+from cmner_build.annotate.rounds import ADJUDICATION, TEXT_ROUNDS
+from cmner_build.annotate.schema import migrate
+from cmner_build.annotate.users import check_usernames, register_annotators
 
 
 class BadAnnotation(CmnerError):

@@ -17,14 +17,14 @@ from typing import Callable, Sequence
 from cmner_build.errors import CmnerError
 from cmner_build.store import Store, utc_now
 
-from .agreement_runs import latest_pilot_gate
-from .batching import pilot_sample, rotate_triples, split_into_batches
-from .doccano_api import DoccanoAPI, DoccanoError, DoccanoNotFound
-from .doccano_examples import example_record
-from .doccano_projects import ensure_members, ensure_sequence_labeling_project, examples_by_post
-from .rounds import MAIN, TEXT_ROUNDS, last_batch_number
-from .schema import corpus_key, migrate
-from .users import register_annotators
+from cmner_build.annotate.agreement.runs import latest_pilot_gate
+from cmner_build.annotate.batching import pilot_sample, rotate_triples, split_into_batches
+from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoError, DoccanoNotFound
+from cmner_build.annotate.doccano.examples import example_record
+from cmner_build.annotate.doccano.projects import ensure_members, ensure_sequence_labeling_project, examples_by_post
+from cmner_build.annotate.rounds import MAIN, TEXT_ROUNDS, last_batch_number
+from cmner_build.annotate.schema import corpus_key, migrate
+from cmner_build.annotate.users import register_annotators
 
 PILOT_BATCH_ID = "pilot"
 UPLOAD_CHUNK = 1000

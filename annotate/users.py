@@ -16,8 +16,8 @@ from typing import Iterable
 from cmner_build.errors import CmnerError
 from cmner_build.store import Store, utc_now
 
-from .doccano_api import DoccanoAPI
-from .doccano_server import generate_password
+from cmner_build.annotate.doccano.api import DoccanoAPI
+from cmner_build.annotate.doccano.server import generate_password
 
 # Django's username rule (letters, digits and @ . + - _), at most 150 characters.
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{1,150}$", re.ASCII)

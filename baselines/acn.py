@@ -31,8 +31,8 @@ from torch import nn
 from cmner_build.errors import CmnerError
 from cmner_build.model import BIO_TAGS
 
-from .crf import CRF
-from .vocab import TAG_TO_ID, Vocab, bigrams_of, encode_tags, normalize_token
+from cmner_build.baselines.crf import CRF
+from cmner_build.baselines.vocab import TAG_TO_ID, Vocab, bigrams_of, encode_tags, normalize_token
 
 ATTENTION_FORMS = ("additive", "concat")
 

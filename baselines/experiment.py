@@ -10,10 +10,10 @@ from typing import Callable
 
 from cmner_build.errors import CmnerError
 
-from .data import Post, load_export
-from .features import DEFAULT_ENCODER, IMAGE_MODES, FeatureCache, cache_dir_for, post_grids
-from .runs import new_run_dir, write_json, write_predictions
-from .train import FitResult, ProgressFactory, Task, Trainer, seed_everything
+from cmner_build.baselines.data import Post, load_export
+from cmner_build.baselines.features import DEFAULT_ENCODER, IMAGE_MODES, FeatureCache, cache_dir_for, post_grids
+from cmner_build.baselines.runs import new_run_dir, write_json, write_predictions
+from cmner_build.baselines.train import FitResult, ProgressFactory, Task, Trainer, seed_everything
 
 MODELS = ("acn", "umt")
 DEFAULTS = {
@@ -90,7 +90,7 @@ def run_baseline(
 ) -> RunOutcome:
     import torch
 
-    from .device import choose_device
+    from cmner_build.baselines.device import choose_device
 
     options = options.resolved()
     data = load_export(options.export_dir)
@@ -189,8 +189,8 @@ def _index_items(encode, splits: dict[str, list[Post]]) -> dict[str, list[dict]]
 def _build_acn(options: BaselineOptions, splits, grids, has_image):
     import torch
 
-    from .acn import ACN, ACNConfig, build_vocabs, collate, encode_post, load_vectors, pretrained_matrix
-    from .vocab import normalize_token
+    from cmner_build.baselines.acn import ACN, ACNConfig, build_vocabs, collate, encode_post, load_vectors, pretrained_matrix
+    from cmner_build.baselines.vocab import normalize_token
 
     if options.attention not in ("additive", "concat"):
         raise CmnerError(f"--attention must be additive or concat, not {options.attention!r}")
@@ -227,8 +227,8 @@ def _build_acn(options: BaselineOptions, splits, grids, has_image):
 
 
 def _build_umt(options: BaselineOptions, splits, grids, has_image):
-    from .acn import add_grids
-    from .umt import UMT, UMTConfig, collate, encode_post, load_bert, make_optimizer
+    from cmner_build.baselines.acn import add_grids
+    from cmner_build.baselines.umt import UMT, UMTConfig, collate, encode_post, load_bert, make_optimizer
 
     tokenizer, bert = load_bert(options.bert)
     max_positions = int(getattr(bert.config, "max_position_embeddings", 512))

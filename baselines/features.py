@@ -130,7 +130,7 @@ def extract_features(
     import torch
     from safetensors.torch import save_file
 
-    from .device import autocast, choose_device
+    from cmner_build.baselines.device import autocast, choose_device
 
     device = device or choose_device("auto")
     cache_dir = Path(cache_dir)

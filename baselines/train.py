@@ -17,9 +17,9 @@ from typing import Callable, ContextManager, Sequence
 import torch
 from torch import nn
 
-from .device import autocast, free_cache, is_out_of_memory
-from .evaluate import score
-from .vocab import decode_tags
+from cmner_build.baselines.device import autocast, free_cache, is_out_of_memory
+from cmner_build.baselines.evaluate import score
+from cmner_build.baselines.vocab import decode_tags
 
 ProgressFactory = Callable[[str, int], ContextManager[Callable[..., None]]]
 

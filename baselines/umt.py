@@ -35,9 +35,9 @@ from torch import nn
 from cmner_build.errors import CmnerError
 from cmner_build.model import BIO_TAGS
 
-from .acn import masked_softmax
-from .crf import CRF
-from .vocab import encode_tags
+from cmner_build.baselines.acn import masked_softmax
+from cmner_build.baselines.crf import CRF
+from cmner_build.baselines.vocab import encode_tags
 
 AUX_TAGS = ("O", "B", "I")
 

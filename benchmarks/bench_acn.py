@@ -36,7 +36,7 @@ def main() -> int:
         print(f"skipped: {args.data}/train.txt is absent")
         return 0
 
-    from baselines.experiment import BaselineOptions, run_baseline
+    from cmner_build.baselines.experiment import BaselineOptions, run_baseline
     from cmner_build.console import progress_task
 
     started = time.perf_counter()

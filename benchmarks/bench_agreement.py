@@ -22,8 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from annotate.agreement import AgreementOptions, compute_agreement  # noqa: E402
-from annotate.agreement_data import load_annotated_posts  # noqa: E402
+from cmner_build.annotate.agreement.measures import AgreementOptions, compute_agreement  # noqa: E402
+from cmner_build.annotate.agreement.data import load_annotated_posts  # noqa: E402
 from cmner_build.store import utc_now  # noqa: E402
 from cmner_build.workspace import init_workspace  # noqa: E402
 

@@ -23,12 +23,12 @@ sys.path.insert(0, str(REPO))
 
 from cmner_build.config import default_settings  # noqa: E402
 from cmner_build.workspace import init_workspace  # noqa: E402
-from crawl.crawler import CrawlPlan  # noqa: E402
-from crawl.parse import parse_index, parse_mblog  # noqa: E402
-from crawl.record import record_post  # noqa: E402
-from crawl.run import crawl_topics  # noqa: E402
-from crawl.settings import CrawlSettings, crawl_settings  # noqa: E402
-from crawl.state import migrate  # noqa: E402
+from cmner_build.crawl.crawler import CrawlPlan  # noqa: E402
+from cmner_build.crawl.parse import parse_index, parse_mblog  # noqa: E402
+from cmner_build.crawl.record import record_post  # noqa: E402
+from cmner_build.crawl.run import crawl_topics  # noqa: E402
+from cmner_build.crawl.settings import CrawlSettings, crawl_settings  # noqa: E402
+from cmner_build.crawl.state import migrate  # noqa: E402
 from tests.fake_weibo import build_scenario  # noqa: E402
 
 TARGET_SHARE = 0.05

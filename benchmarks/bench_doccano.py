@@ -24,13 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotate.doccano_api import DoccanoAPI  # noqa: E402
-from annotate.doccano_server import (  # noqa: E402
+from cmner_build.annotate.doccano.api import DoccanoAPI  # noqa: E402
+from cmner_build.annotate.doccano.server import (  # noqa: E402
     free_port, init_database, repo_venv_path, start_server, stop_server, venv_is_ready,
 )
-from annotate.pull import pull_from_server  # noqa: E402
-from annotate.push import push  # noqa: E402
-from annotate.users import add_annotators  # noqa: E402
+from cmner_build.annotate.pull import pull_from_server  # noqa: E402
+from cmner_build.annotate.push import push  # noqa: E402
+from cmner_build.annotate.users import add_annotators  # noqa: E402
 from cmner_build.store import utc_now  # noqa: E402
 from cmner_build.workspace import init_workspace  # noqa: E402
 

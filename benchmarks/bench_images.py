@@ -21,10 +21,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from clean.image_check import check_image  # noqa: E402
-from clean.image_dedupe import near_duplicate_pairs  # noqa: E402
-from clean.image_pool import check_images  # noqa: E402
-from clean.options import ImageOptions  # noqa: E402
+from cmner_build.clean.image_check import check_image  # noqa: E402
+from cmner_build.clean.image_dedupe import near_duplicate_pairs  # noqa: E402
+from cmner_build.clean.image_pool import check_images  # noqa: E402
+from cmner_build.clean.options import ImageOptions  # noqa: E402
 
 SHARED_IMAGES = Path(os.environ.get("CMNER_SHARED_DIR", REPO.parent / "shared")) / "data" / "cmner" / "images"
 HASH_TARGET_PER_S = 900.0
@@ -67,7 +67,7 @@ def timed(function, *args, repeats: int = 2) -> tuple[float, float, float]:
 
 
 def bench_hashing(count: int) -> None:
-    from clean.image_pool import start_method, worker_pool
+    from cmner_build.clean.image_pool import start_method, worker_pool
 
     with tempfile.TemporaryDirectory() as scratch:
         sources, described = source_images(Path(scratch))

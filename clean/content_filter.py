@@ -22,7 +22,7 @@ DEFAULT_LEXICON = "unfit_lexicon.tsv"
 
 
 def default_lexicon_path() -> Path:
-    return Path(str(resources.files("clean") / "data" / DEFAULT_LEXICON))
+    return Path(str(resources.files("cmner_build.clean") / "data" / DEFAULT_LEXICON))
 
 
 def read_lexicon(path: Path) -> dict[str, str]:

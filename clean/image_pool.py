@@ -18,8 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .image_check import ImageCheck, check_image
-from .options import ImageOptions
+from cmner_build.clean.image_check import ImageCheck, check_image
+from cmner_build.clean.options import ImageOptions
 
 # Below this many images per worker a process pool costs more than it saves.
 MIN_IMAGES_PER_WORKER = 32

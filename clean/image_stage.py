@@ -27,10 +27,10 @@ from typing import Any, Callable, Sequence
 
 from cmner_build.store import Store, utc_now
 
-from .image_check import ImageCheck
-from .image_dedupe import clusters, hamming_distance, hashes_to_array, near_duplicate_pairs
-from .image_pool import check_images
-from .options import ImageOptions
+from cmner_build.clean.image_check import ImageCheck
+from cmner_build.clean.image_dedupe import clusters, hamming_distance, hashes_to_array, near_duplicate_pairs
+from cmner_build.clean.image_pool import check_images
+from cmner_build.clean.options import ImageOptions
 
 @dataclass
 class ImagesReport:

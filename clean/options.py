@@ -11,9 +11,9 @@ from pathlib import Path
 from cmner_build.config import Settings
 from cmner_build.errors import ConfigError
 
-from .content_filter import ContentFilter, default_lexicon_path
-from .privacy import PII_KINDS
-from .text_rules import TextRule, describe_rules, rules_from_settings
+from cmner_build.clean.content_filter import ContentFilter, default_lexicon_path
+from cmner_build.clean.privacy import PII_KINDS
+from cmner_build.clean.text_rules import TextRule, describe_rules, rules_from_settings
 
 
 @dataclass

@@ -15,11 +15,11 @@ from typing import Any, Callable
 from cmner_build.near_duplicates import group_pairs, near_duplicate_pairs
 from cmner_build.store import Store, utc_now
 
-from .content_filter import drop_category
-from .migrations import MIGRATIONS
-from .options import CleanOptions
-from .privacy import redact
-from .text_rules import apply_rules
+from cmner_build.clean.content_filter import drop_category
+from cmner_build.clean.migrations import MIGRATIONS
+from cmner_build.clean.options import CleanOptions
+from cmner_build.clean.privacy import redact
+from cmner_build.clean.text_rules import apply_rules
 
 IN_SCOPE = ("crawled", "cleaned", "ready")
 FROZEN = ("annotating", "annotated", "gold")

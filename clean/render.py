@@ -9,9 +9,9 @@ from rich.table import Table
 
 from cmner_build.console import err, info, out, warn
 
-from .image_report import ImageReportSummary
-from .image_stage import ImagesReport
-from .post_cleaning import CleanReport
+from cmner_build.clean.image_report import ImageReportSummary
+from cmner_build.clean.image_stage import ImagesReport
+from cmner_build.clean.post_cleaning import CleanReport
 
 SCREEN_ROWS = 30
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Sequence
 
-from . import state
-from .endpoints import containerid_for, detail_url, extend_url, index_url
-from .fetch import CrawlBlocked, Fault, Gone
-from .html_text import flatten_html
-from .parse import (
+from cmner_build.crawl import state
+from cmner_build.crawl.endpoints import containerid_for, detail_url, extend_url, index_url
+from cmner_build.crawl.fetch import CrawlBlocked, Fault, Gone
+from cmner_build.crawl.html_text import flatten_html
+from cmner_build.crawl.parse import (
     IndexPage,
     ParsedPost,
     ParseError,
@@ -36,8 +36,8 @@ from .parse import (
     parse_index,
     parse_mblog,
 )
-from .record import needs_completion, pending_images, record_post
-from .session import CrawlSession
+from cmner_build.crawl.record import needs_completion, pending_images, record_post
+from cmner_build.crawl.session import CrawlSession
 
 
 @dataclass(frozen=True)

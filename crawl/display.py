@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cmner_build.console import err, make_progress
 
-from .summary import CrawlSummary
+from cmner_build.crawl.summary import CrawlSummary
 
 
 @contextmanager

@@ -21,7 +21,7 @@ import httpx
 
 from cmner_build.errors import CmnerError
 
-from .settings import CrawlSettings
+from cmner_build.crawl.settings import CrawlSettings
 
 RETRY_STATUSES = {403, 408, 414, 418, 425, 429, 432}
 LOGIN_LOCATION = re.compile(r"passport\.weibo|/login|/signin|visitor|sso\.|security\.weibo", re.I)

@@ -20,13 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import state
-from .archive import IMAGES_SUBDIR, INDEX_NAME, parse_at, read_index
-from .crawler import complete_text
-from .endpoints import container_kind_of, describe_url, id_in_name, topic_of_containerid
-from .html_text import flatten_html
-from .images import find_archived_image
-from .parse import (
+from cmner_build.crawl import state
+from cmner_build.crawl.archive import IMAGES_SUBDIR, INDEX_NAME, parse_at, read_index
+from cmner_build.crawl.crawler import complete_text
+from cmner_build.crawl.endpoints import container_kind_of, describe_url, id_in_name, topic_of_containerid
+from cmner_build.crawl.html_text import flatten_html
+from cmner_build.crawl.images import find_archived_image
+from cmner_build.crawl.parse import (
     IndexPage,
     ParsedPost,
     ParseError,
@@ -38,8 +38,8 @@ from .parse import (
     parse_index,
     parse_mblog,
 )
-from .record import needs_completion, pending_images, record_post
-from .session import CrawlSession
+from cmner_build.crawl.record import needs_completion, pending_images, record_post
+from cmner_build.crawl.session import CrawlSession
 
 MIN_PREFIX = 10  # characters of truncated text needed to match a long text by content
 _SPACE = re.compile(r"\s+")

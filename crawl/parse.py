@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .dates import parse_created_at
-from .html_text import flatten_html
-from .ids import mid_to_bid
+from cmner_build.crawl.dates import parse_created_at
+from cmner_build.crawl.html_text import flatten_html
+from cmner_build.crawl.ids import mid_to_bid
 
 END_MESSAGE = "这里还没有内容"
 SIZE_TOKEN = re.compile(r"^(?:large|mw\d+|bmiddle|thumb\d+|thumbnail|square|orj\d+|woriginal|original|crop\.[^/]*)$")

@@ -16,7 +16,7 @@ from typing import Any
 
 from cmner_build.store import Store, utc_now
 
-from .parse import ParsedPost, image_pid
+from cmner_build.crawl.parse import ParsedPost, image_pid
 
 SOURCE = "crawl"
 DROP_REASONS = ("deleted", "repost", "no_text", "no_images")

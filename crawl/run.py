@@ -17,13 +17,13 @@ from typing import Any, Callable, Iterator, Mapping
 from cmner_build.errors import CmnerError, FormatError
 from cmner_build.workspace import Workspace
 
-from .crawler import CrawlPlan, Crawler
-from .lock import crawl_lock
-from .offline import import_archive
-from .record import over_limit_count, pending_images
-from .session import CrawlSession
-from .settings import CrawlSettings, crawl_settings
-from .summary import CrawlSummary
+from cmner_build.crawl.crawler import CrawlPlan, Crawler
+from cmner_build.safety import stage_lock
+from cmner_build.crawl.offline import import_archive
+from cmner_build.crawl.record import over_limit_count, pending_images
+from cmner_build.crawl.session import CrawlSession
+from cmner_build.crawl.settings import CrawlSettings, crawl_settings
+from cmner_build.crawl.summary import CrawlSummary
 
 ProgressHook = Callable[[CrawlSummary], None]
 
@@ -38,7 +38,7 @@ def _session(
     details: dict[str, Any],
 ) -> Iterator[CrawlSession]:
     settings = settings or crawl_settings(workspace.settings, environ)
-    with crawl_lock(workspace.root):
+    with stage_lock(workspace.root, "crawl"):
         session = CrawlSession(
             workspace.store, workspace.archive_dir, workspace.images_dir, settings,
             environ=dict(environ) if environ is not None else None, on_progress=on_progress,

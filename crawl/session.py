@@ -9,15 +9,15 @@ from typing import Any, Callable
 
 from cmner_build.store import Store
 
-from . import state
-from .archive import ArchiveWriter, parse_at
-from .endpoints import fetch_image_url
-from .fetch import Fault, Fetcher, Gone, Reply
-from .images import BadImage, existing_image, image_type, keep_in_archive, write_image
-from .parse import image_pid
-from .record import mark_downloaded, mark_image_gone
-from .settings import CrawlSettings
-from .summary import CrawlSummary
+from cmner_build.crawl import state
+from cmner_build.crawl.archive import ArchiveWriter, parse_at
+from cmner_build.crawl.endpoints import fetch_image_url
+from cmner_build.crawl.fetch import Fault, Fetcher, Gone, Reply
+from cmner_build.crawl.images import BadImage, existing_image, image_type, keep_in_archive, write_image
+from cmner_build.crawl.parse import image_pid
+from cmner_build.crawl.record import mark_downloaded, mark_image_gone
+from cmner_build.crawl.settings import CrawlSettings
+from cmner_build.crawl.summary import CrawlSummary
 
 ProgressHook = Callable[[CrawlSummary], None]
 

@@ -44,8 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cmner_build.formats import read_tagged_file  # noqa: E402
-from crawl.endpoints import containerid_for, extend_url, index_url  # noqa: E402
-from crawl.ids import mid_to_bid  # noqa: E402
+from cmner_build.crawl.endpoints import containerid_for, extend_url, index_url  # noqa: E402
+from cmner_build.crawl.ids import mid_to_bid  # noqa: E402
 
 SAMPLE = REPO / "cmner_build" / "sample"
 OUT = SAMPLE / "archive"

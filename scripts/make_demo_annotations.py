@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from annotate.batching import pilot_sample  # noqa: E402
-from annotate.doccano_offsets import spans_to_doccano  # noqa: E402
+from cmner_build.annotate.batching import pilot_sample  # noqa: E402
+from cmner_build.annotate.doccano.offsets import spans_to_doccano  # noqa: E402
 from cmner_build.formats import read_tagged_file  # noqa: E402
 from cmner_build.model import LABELS, Span, bio_to_spans, char_tokens  # noqa: E402
 

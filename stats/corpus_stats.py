@@ -9,7 +9,7 @@ from cmner_build.model import LABELS, count_by_label
 from cmner_build.splits import SPLITS
 from cmner_build.store import IMAGE_STATUSES, POST_STATUSES, Store
 
-from .leaks import leak_audit
+from cmner_build.stats.leaks import leak_audit
 
 LENGTH_BIN = 25
 

@@ -14,7 +14,7 @@ from typing import Iterable
 
 import pytest
 
-from annotate.doccano_server import (
+from cmner_build.annotate.doccano.server import (
     ServerRecord, free_port, init_database, repo_venv_path, start_server, stop_server, venv_is_ready,
 )
 from cmner_build.model import Span

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 
-from crawl.ids import mid_to_bid
+from cmner_build.crawl.ids import mid_to_bid
 
 END_REPLY = {"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}}
 

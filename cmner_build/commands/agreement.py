@@ -45,13 +45,13 @@ def agreement(
     Bootstrap 95 % intervals over posts and the lowest-agreement posts; every run is stored in the workspace.
     With --round pilot it prints PASS or FAIL with the reasons and exits with status 1 on FAIL.
     """
-    from annotate.agreement import AgreementOptions, compute_agreement, compute_vs_gold
-    from annotate.agreement_data import load_annotated_posts
-    from annotate.agreement_gate import GATE_FAILED_EXIT_CODE, GateSettings, evaluate_gate
-    from annotate.agreement_report import render_agreement, render_gate, render_vs_gold
-    from annotate.agreement_runs import save_run
-    from annotate.agreement_settings import agreement_settings
-    from annotate.adjudication_store import settled_versions
+    from cmner_build.annotate.agreement.measures import AgreementOptions, compute_agreement, compute_vs_gold
+    from cmner_build.annotate.agreement.data import load_annotated_posts
+    from cmner_build.annotate.agreement.gate import GATE_FAILED_EXIT_CODE, GateSettings, evaluate_gate
+    from cmner_build.annotate.agreement.report import render_agreement, render_gate, render_vs_gold
+    from cmner_build.annotate.agreement.runs import save_run
+    from cmner_build.annotate.agreement.settings import agreement_settings
+    from cmner_build.annotate.adjudication.store import settled_versions
 
     from ..console import info, out
     from ..errors import CmnerError
@@ -132,11 +132,11 @@ def adjudicate(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from annotate.adjudication import AUTO_POLICIES, fill_counts, merge_and_settle
-    from annotate.adjudication_doccano import write_payload
-    from annotate.adjudication_review import review
-    from annotate.adjudication_store import load_posts
-    from annotate.agreement_settings import agreement_settings
+    from cmner_build.annotate.adjudication.run import AUTO_POLICIES, fill_counts, merge_and_settle
+    from cmner_build.annotate.adjudication.doccano import write_payload
+    from cmner_build.annotate.adjudication.review import review
+    from cmner_build.annotate.adjudication.store import load_posts
+    from cmner_build.annotate.agreement.settings import agreement_settings
 
     from ..console import info, warn
     from ..errors import CmnerError
@@ -168,8 +168,8 @@ def adjudicate(
                                 settings.reason_codes)
         extra["jsonl"] = {"path": str(jsonl), "records": written}
     if doccano:
-        from annotate.adjudication_server import push_to_server
-        from annotate.doccano_connect import annotate_settings
+        from cmner_build.annotate.adjudication.server import push_to_server
+        from cmner_build.annotate.doccano.connect import annotate_settings
 
         name = adjudicator or settings.adjudicator
         if not name:
@@ -194,7 +194,7 @@ def adjudicate(
 
 def _connect(workspace, url: Optional[str], offline: str):
     """The adjudication server, or an error that also names the way without a server."""
-    from annotate.adjudication_server import connect_adjudication_server
+    from cmner_build.annotate.adjudication.server import connect_adjudication_server
 
     from ..errors import CmnerError
 
@@ -266,10 +266,10 @@ def adjudicate_pull(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Apply the adjudicator's decisions: each confirmed example with a `reason: <code>` comment settles its post."""
-    from annotate.adjudication import apply_adjudicator_lines
-    from annotate.adjudication_doccano import read_adjudicator_export
-    from annotate.agreement_schema import ensure_schema
-    from annotate.agreement_settings import agreement_settings
+    from cmner_build.annotate.adjudication.run import apply_adjudicator_lines
+    from cmner_build.annotate.adjudication.doccano import read_adjudicator_export
+    from cmner_build.annotate.agreement.schema import ensure_schema
+    from cmner_build.annotate.agreement.settings import agreement_settings
 
     from ..console import info, warn
 
@@ -280,7 +280,7 @@ def adjudicate_pull(
         lines = read_adjudicator_export(from_export, adjudicator or settings.adjudicator or None)
         report = apply_adjudicator_lines(store, lines, settings.reason_codes)
     else:
-        from annotate.adjudication_server import pull_from_server
+        from cmner_build.annotate.adjudication.server import pull_from_server
 
         with _connect(workspace, url, "apply the adjudicator's export zip with `adjudicate pull --from-export ZIP`") \
                 as server:

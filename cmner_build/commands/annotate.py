@@ -50,8 +50,8 @@ def users_add(
         "(default: [annotate] password_file, annotator-passwords.tsv in the workspace)."),
 ) -> None:
     """Create annotator accounts in Doccano with generated passwords, written once to an owner-only file."""
-    from annotate.doccano_connect import annotate_settings, connect_admin
-    from annotate.users import add_annotators, check_usernames
+    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
+    from cmner_build.annotate.users import add_annotators, check_usernames
     from cmner_build.console import info
 
     check_usernames(names)
@@ -79,10 +79,10 @@ def push(
     """Push ready posts to Doccano: a pilot for everyone, or batches of posts for rotating triples.
 
     Idempotent: a second run, or a run after a crash or outage, creates no duplicate project or example."""
-    from annotate.doccano_connect import annotate_settings, connect_admin
-    from annotate.guideline import load_guideline
-    from annotate.push import push as push_posts, require_pilot_passed
-    from annotate.users import pool_annotators
+    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
+    from cmner_build.annotate.guideline import load_guideline
+    from cmner_build.annotate.push import push as push_posts, require_pilot_passed
+    from cmner_build.annotate.users import pool_annotators
     from cmner_build.console import info, make_progress, warn
     from cmner_build.errors import CmnerError
 
@@ -133,9 +133,9 @@ def pull(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Pull each annotator's spans (converted to code points, validated) and confirmations into the store."""
-    from annotate.doccano_connect import connect_admin, doccano_settings
-    from annotate.pull import pull_from_export, pull_from_server
-    from annotate.image_relevance import pull_image_votes
+    from cmner_build.annotate.doccano.connect import connect_admin, doccano_settings
+    from cmner_build.annotate.pull import pull_from_export, pull_from_server
+    from cmner_build.annotate.image_relevance import pull_image_votes
     from cmner_build.console import info, warn
     from cmner_build.errors import CmnerError
 
@@ -182,8 +182,8 @@ def status(
     url: Optional[str] = typer.Option(None, "--url", help=URL_HELP),
 ) -> None:
     """Progress per batch and annotator: posts pushed, confirmed per annotator, posts complete."""
-    from annotate.doccano_connect import connect_admin
-    from annotate.progress import batch_progress
+    from cmner_build.annotate.doccano.connect import connect_admin
+    from cmner_build.annotate.progress import batch_progress
 
     workspace = open_ws(ctx)
     if live:
@@ -232,9 +232,9 @@ def images(
 ) -> None:
     """Push the kept images of pushed posts to an image-classification project: annotators mark the ones
     unrelated to the text; `annotate pull` then drops those images (reason unrelated_to_text)."""
-    from annotate.doccano_connect import annotate_settings, connect_admin
-    from annotate.image_relevance import push_images
-    from annotate.users import check_usernames, pool_annotators
+    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
+    from cmner_build.annotate.image_relevance import push_images
+    from cmner_build.annotate.users import check_usernames, pool_annotators
     from cmner_build.console import info
 
     workspace = open_ws(ctx)
@@ -265,8 +265,8 @@ def serve(
     """Start a local Doccano 1.8.4 (own venv, SQLite in the workspace, 127.0.0.1) in the background."""
     from urllib.parse import urlparse
 
-    from annotate.doccano_connect import doccano_settings
-    from annotate.doccano_server import (
+    from cmner_build.annotate.doccano.connect import doccano_settings
+    from cmner_build.annotate.doccano.server import (
         database_exists, default_venv_path, ensure_server_venv, generate_password, init_database, start_server,
     )
     from cmner_build.console import info, warn
@@ -300,8 +300,8 @@ def serve(
 
 def stop(ctx: typer.Context) -> None:
     """Stop the Doccano server that `doccano serve` started, by its recorded process id."""
-    from annotate.doccano_connect import doccano_settings
-    from annotate.doccano_server import stop_server
+    from cmner_build.annotate.doccano.connect import doccano_settings
+    from cmner_build.annotate.doccano.server import stop_server
     from cmner_build.console import info
 
     workspace = open_ws(ctx)
@@ -319,7 +319,7 @@ def install(
     """Build the Doccano 1.8.4 server venv (doccano==1.8.4, marshmallow<4, numpy<2) without starting it.
 
     `serve` does this on first use; `make test` calls it for the tests' server. Needs no workspace."""
-    from annotate.doccano_server import default_venv_path, ensure_server_venv, venv_is_ready
+    from cmner_build.annotate.doccano.server import default_venv_path, ensure_server_venv, venv_is_ready
     from cmner_build.console import info
 
     target = venv or default_venv_path()

@@ -63,8 +63,8 @@ def features(
     as_json: JsonOption = False,
 ) -> None:
     """Extract the 7x7 region grid of every kept image once (frozen encoder, cached, resumable)."""
-    from baselines.device import choose_device
-    from baselines.features import DEFAULT_ENCODER, cache_dir_for, extract_features
+    from cmner_build.baselines.device import choose_device
+    from cmner_build.baselines.features import DEFAULT_ENCODER, cache_dir_for, extract_features
 
     from ..console import progress_task, warn
     from ..errors import CmnerError
@@ -112,7 +112,7 @@ def features(
 
 
 def _train(ctx: typer.Context, model: str, as_json: bool, **values) -> None:
-    from baselines.experiment import BaselineOptions, run_baseline
+    from cmner_build.baselines.experiment import BaselineOptions, run_baseline
 
     from ..console import info, progress_task
 
@@ -250,7 +250,7 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Print a table of all runs side by side, or (--errors RUN...) their error analysis."""
-    from baselines.runs import list_runs, report_rows
+    from cmner_build.baselines.runs import list_runs, report_rows
 
     from ..console import info
     from ..errors import CmnerError
@@ -275,8 +275,8 @@ def report(
 def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -> None:
     import json
 
-    from baselines.errors_analysis import ERROR_KINDS, count_errors, image_changed_posts, render
-    from baselines.runs import evaluated_split, load_run, resolve_run
+    from cmner_build.baselines.errors_analysis import ERROR_KINDS, count_errors, image_changed_posts, render
+    from cmner_build.baselines.runs import evaluated_split, load_run, resolve_run
     from rich.table import Table
 
     from ..console import out

@@ -34,9 +34,9 @@ def clean(
     Always works from the original text, so re-running changes nothing and a changed rule is applied
     from scratch. Posts already pushed to annotation are never modified.
     """
-    from clean.options import CleanOptions
-    from clean.render import render_clean_report, render_rules
-    from clean.text_rules import describe_rules
+    from cmner_build.clean.options import CleanOptions
+    from cmner_build.clean.render import render_clean_report, render_rules
+    from cmner_build.clean.text_rules import describe_rules
 
     from ..console import progress_task
 
@@ -48,7 +48,7 @@ def clean(
         rows = describe_rules(options.rules)
         print_json(rows) if as_json else render_rules(rows)
         return
-    from clean.post_cleaning import clean_corpus, posts_in_scope
+    from cmner_build.clean.post_cleaning import clean_corpus, posts_in_scope
 
     store = workspace.store
     with progress_task("cleaning" if not dry_run else "cleaning (dry run)", posts_in_scope(store)) as advance:
@@ -67,10 +67,10 @@ def images(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Validate, filter and dedupe the downloaded images of cleaned posts; posts with a kept image become ready."""
-    from clean.image_pool import worker_pool
-    from clean.image_stage import images_to_check, process_images
-    from clean.options import ImageOptions
-    from clean.render import render_image_report, render_images_result
+    from cmner_build.clean.image_pool import worker_pool
+    from cmner_build.clean.image_stage import images_to_check, process_images
+    from cmner_build.clean.options import ImageOptions
+    from cmner_build.clean.render import render_image_report, render_images_result
 
     from ..console import progress_task
 
@@ -86,7 +86,7 @@ def images(
     output: dict = {"images": result.as_dict()}
     summary = None
     if report:
-        from clean.image_report import summary_rows, write_image_report
+        from cmner_build.clean.image_report import summary_rows, write_image_report
 
         summary = write_image_report(store, workspace.images_dir, workspace.exports_dir / "images_report.html")
         output["report"] = {"path": str(summary.path), "by_reason": summary.by_reason, "dropped": summary_rows(summary)}

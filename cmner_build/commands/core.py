@@ -107,17 +107,17 @@ def stats(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots to <workspace>/exports/."),
 ) -> None:
     """Print the paper's Table 1, topic / image / entity / length distributions and a split-leak audit."""
-    from stats.corpus_stats import compute_stats
+    from cmner_build.stats.corpus_stats import compute_stats
 
     workspace = open_ws(ctx)
     result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard)
     if plots:
-        from stats.plots import write_plots
+        from cmner_build.stats.plots import write_plots
 
         result["plots"] = [str(path) for path in write_plots(result, workspace.exports_dir)]
     if as_json:
         print_json(result)
     else:
-        from stats.render import render_stats
+        from cmner_build.stats.render import render_stats
 
         render_stats(result)

@@ -52,10 +52,10 @@ def crawl(
     """Collect topic-tagged Weibo posts with all their pictures: resumable, polite, archived."""
     from cmner_build.errors import CmnerError
 
-    from crawl.dates import parse_day
-    from crawl.display import live_progress, render_summary
-    from crawl.run import crawl_from_archive, crawl_topics, download_pending_images
-    from crawl.settings import crawl_settings
+    from cmner_build.crawl.dates import parse_day
+    from cmner_build.crawl.display import live_progress, render_summary
+    from cmner_build.crawl.run import crawl_from_archive, crawl_topics, download_pending_images
+    from cmner_build.crawl.settings import crawl_settings
 
     if from_archive is not None and download_images:
         raise CmnerError("--from-archive and --download-images are separate runs; use one at a time")
@@ -96,12 +96,12 @@ def crawl(
                                              settings=settings, on_progress=hook)
         elif download_images:
             title = "crawl --download-images"
-            from crawl.record import pending_images
+            from cmner_build.crawl.record import pending_images
 
             with live_progress("downloading", total=len(pending_images(workspace.store))) as hook:
                 summary = download_pending_images(workspace, settings=settings, on_progress=hook)
         else:
-            from crawl.crawler import CrawlPlan
+            from cmner_build.crawl.crawler import CrawlPlan
 
             topics = topic or workspace.settings.topics
             _warn_without_cookie(settings)

@@ -33,7 +33,7 @@ def _annotate_step(name: str) -> Callable[[Path], Optional[Sequence[str]]]:
     """A step of annotate/doccano_demo.py, imported when the step runs (not at CLI start)."""
 
     def step(root: Path) -> Optional[Sequence[str]]:
-        from annotate import doccano_demo
+        from cmner_build.annotate.doccano import demo as doccano_demo
 
         return getattr(doccano_demo, name)(root)
 

@@ -1,0 +1,1 @@
+"""Adjudication: merge annotators' versions, typed conflicts, review, gold."""

@@ -1,0 +1,1 @@
+"""Inter-annotator agreement: measures, bootstrap intervals, the pilot gate, stored runs."""

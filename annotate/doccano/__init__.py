@@ -1,0 +1,1 @@
+"""The Doccano adapter: server venv, HTTP API, projects, examples, UTF-16 offsets."""

@@ -1,0 +1,103 @@
+import os
+import subprocess
+import sys
+
+import click
+import typer.main
+
+from cmner_build.cli import app
+
+from tests.helpers import REPO_ROOT, run_cli
+
+HEAVY_MODULES = ("torch", "transformers", "pandas", "numpy", "PIL", "httpx", "matplotlib", "datasketch", "doccano_client")
+
+
+def all_commands():
+    """(path, click command) for every command and sub-command of the app."""
+    root = typer.main.get_command(app)
+    stack = [((), root)]
+    while stack:
+        path, command = stack.pop()
+        if isinstance(command, click.Group):
+            stack.extend((path + (name,), sub) for name, sub in command.commands.items())
+        else:
+            yield path, command
+
+
+def test_start_up_imports_nothing_heavy():
+    code = (
+        "import sys; import cmner_build.cli; "
+        f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
+
+
+def test_every_command_has_help_with_an_example():
+    commands = list(all_commands())
+    assert {"init", "import", "export", "stats", "demo"} <= {path[0] for path, _ in commands}
+    for path, _ in commands:
+        result = run_cli(*path, "--help")
+        assert result.exit_code == 0, path
+        assert "Example" in result.stdout, f"`cmner-build {' '.join(path)} --help` has no example"
+
+
+def test_init_creates_a_commented_workspace_and_never_overwrites(tmp_path):
+    root = tmp_path / "corpus"
+    result = run_cli("init", root)
+    assert result.exit_code == 0
+    config = (root / "cmner.toml").read_text(encoding="utf-8")
+    for expected in ('topics = ["体育", "旅游", "科技"]', "max_chars = 250", 'ratio = "3:1:1"', "seed = 42", "pool = []",
+                     'url = "http://127.0.0.1:8000"'):
+        assert expected in config
+    assert config.count("\n#") >= 5
+    assert all((root / name).is_dir() for name in ("archive", "images", "exports", "runs"))
+    (root / "cmner.toml").write_text(config.replace("seed = 42", "seed = 7"), encoding="utf-8")
+    assert "already exists" in run_cli("init", root).stderr
+    assert "seed = 7" in (root / "cmner.toml").read_text(encoding="utf-8")
+
+
+def test_workspace_comes_from_the_option_or_the_environment(tmp_path):
+    root = tmp_path / "env-ws"
+    run_cli("init", root)
+    by_env = run_cli("stats", "--json", "--no-plots", env={"CMNER_WORKSPACE": str(root)})
+    assert by_env.exit_code == 0 and '"posts": 0' in by_env.stdout
+    missing = run_cli("-w", tmp_path / "nowhere", "stats")
+    assert missing.exit_code == 2
+    assert "is not a cmner-build workspace" in missing.error and "cmner-build init" in missing.error
+
+
+def test_bad_input_gets_a_one_line_error_naming_the_line(tmp_path):
+    bad = tmp_path / "train.txt"
+    bad.write_text("WID:A\n好\tO\n坏\tB-PERSON\n", encoding="utf-8")
+    env = {**os.environ, "COLUMNS": "200"}
+    process = subprocess.run(
+        [str(REPO_ROOT / ".venv" / "bin" / "cmner-build") if (REPO_ROOT / ".venv").exists() else "cmner-build",
+         "-w", str(tmp_path / "ws"), "import", str(bad)],
+        capture_output=True, text=True, env=env,
+    )
+    assert process.returncode == 2
+    assert f"error: {bad}:3: unknown tag 'B-PERSON'" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_export_explains_a_bad_ratio_before_doing_anything(tmp_path):
+    root = tmp_path / "ws"
+    run_cli("init", root)
+    for ratio, message in (("3:1", "three parts"), ("a:b:c", "three numbers"), ("0:0:0", "above zero")):
+        result = run_cli("-w", root, "export", "--split", ratio)
+        assert result.exit_code == 2
+        assert message in result.error
+    assert not (root / "exports" / "cmner").exists()
+
+
+def test_import_then_export_through_the_cli(tmp_path):
+    release = tmp_path / "train.txt"
+    release.write_text("WID:A\n北\tB-LOC\n京\tI-LOC\n\nWID:B\n好\tO\n", encoding="utf-8")
+    root = tmp_path / "ws"
+    assert run_cli("-w", root, "import", release).exit_code == 0
+    result = run_cli("-w", root, "export", "--keep-splits", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "train.txt").read_bytes().decode("utf-8") == (
+        "WID:A\r\n北\tB-LOC\r\n京\tI-LOC\r\n\r\nWID:B\r\n好\tO\r\n"
+    )
