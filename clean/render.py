@@ -92,7 +92,7 @@ def render_image_report(summary: ImageReportSummary) -> None:
     for column in ("file", "post", "reason", "detail"):
         table.add_column(column, overflow="fold")
     for image in summary.dropped[:SCREEN_ROWS]:
-        table.add_row(image.file_name or "(no file)", image.post_id, image.reason, image.detail)
+        table.add_row(escape(image.file_name or "(no file)"), escape(image.post_id), image.reason, escape(image.detail))
     out.print(table)
     if len(summary.dropped) > SCREEN_ROWS:
         info(f"... {len(summary.dropped) - SCREEN_ROWS} more in the report")

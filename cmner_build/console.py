@@ -17,8 +17,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-err = Console(stderr=True)
-out = Console(highlight=False)
+# emoji=False: rich would turn `:b:` in outside text (a ratio `a:b:c`, a post) into an emoji; markup
+# is escaped by the callers, emoji codes are switched off here for every message.
+err = Console(stderr=True, emoji=False)
+out = Console(highlight=False, emoji=False)
 
 
 def make_progress(*, transient: bool = False) -> Progress:

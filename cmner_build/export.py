@@ -2,12 +2,18 @@
 
 Re-running with the same seed writes byte-identical files. The split assignment is stored in
 corpus.db (posts.split) so that stats and baselines see the same splits as the files.
+
+The steps are kept apart: `plan_splits` (compute, no writes) -> `write_release` (every file into a
+staging folder) -> swap the folder in -> `export_record.record_splits` (store). Only one export runs
+per workspace; a kill at any instant leaves the old release with the old splits or the new with the new.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,12 +21,19 @@ from typing import Callable
 from .errors import CmnerError
 from .formats import format_tagged
 from .model import BIO_TAGS, Span, spans_to_bio, tokenize
+from .export_record import MARKER_NAME, record_pending, record_splits, settle_pending_exports
 from .near_duplicates import group_pairs, near_duplicate_pairs
+from .safety import UnsafeInputError, atomic_write_text, fault_point, path_inside, regular_file, stage_lock, staged_folder
 from .splits import SPLITS, assign_splits, parse_ratio
 from .store import Store, utc_now
 
 EXPORT_FORMATS: tuple[str, ...] = ("cmner", "twitter2015", "jsonl", "parquet")
 TOKENIZATION_OF_FORMAT = {"cmner": "char", "twitter2015": "whitespace"}
+# Everything an export writes into its folder: only a folder holding nothing else may be replaced.
+EXPORT_ENTRY_NAMES = frozenset(
+    {f"{split}.{suffix}" for split in SPLITS for suffix in ("txt", "jsonl", "parquet")}
+    | {"labels.json", "images", MARKER_NAME}
+)
 
 
 @dataclass
@@ -84,19 +97,13 @@ def leak_groups(posts: list[ExportedPost], threshold: float) -> list[list[str]]:
     return group_pairs([p.post_id for p in posts], pairs)
 
 
-def choose_splits(
-    store: Store, posts: list[ExportedPost], ratio: str, seed: int, keep_splits: bool, threshold: float
+def plan_splits(
+    posts: list[ExportedPost], ratio: str, seed: int, keep_splits: bool, threshold: float
 ) -> tuple[dict[str, str], int]:
+    """post id -> split, and how many groups of two or more posts were kept in one split. Writes nothing."""
     groups = leak_groups(posts, threshold)
     fixed = {p.post_id: p.split for p in posts if keep_splits and p.split}
     assignment = assign_splits(groups, {p.post_id: p.topic for p in posts}, parse_ratio(ratio), seed, fixed)
-    with store.transaction():
-        store.connection.executemany(
-            "UPDATE posts SET split = ?, updated_at = ? WHERE post_id = ? AND split IS NOT ?",
-            [(split, utc_now(), post_id, split) for post_id, split in assignment.items()],
-        )
-        store.log_event("export", "splits", f"assigned {len(assignment)} posts", ratio=ratio, seed=seed,
-                        keep_splits=keep_splits)
     return assignment, sum(1 for group in groups if len(group) > 1)
 
 
@@ -112,29 +119,79 @@ def export_corpus(
     images_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ExportReport:
+    """Compute the splits, write the release into a folder beside `out_dir`, swap it in, record the splits.
+
+    One export per workspace at a time (`stage_lock`); a kill at any instant leaves the old folder with
+    the old splits or the new folder with the new splits (see `export_record`).
+    """
     if fmt not in EXPORT_FORMATS:
         raise CmnerError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     parse_ratio(ratio)  # reject a bad ratio before touching anything
-    posts = load_gold_posts(store)
-    if not posts:
-        raise CmnerError("no gold posts to export: import a release or adjudicate annotations first")
-    wanted_tokenization = TOKENIZATION_OF_FORMAT.get(fmt)
-    if wanted_tokenization is not None:
-        wrong = [p.post_id for p in posts if p.tokenization != wanted_tokenization]
-        if wrong:
-            other = "twitter2015" if fmt == "cmner" else "cmner"
-            raise CmnerError(
-                f"{len(wrong)} posts (e.g. {wrong[0]}) are {'word' if fmt == 'cmner' else 'character'}-tokenized "
-                f"and cannot be written as {fmt}; use --format {other}, jsonl or parquet"
-            )
+    out_dir = Path(out_dir)
+    with stage_lock(store.path.parent, "export"):
+        settle_pending_exports(store)
+        posts = load_gold_posts(store)
+        if not posts:
+            raise CmnerError("no gold posts to export: import a release or adjudicate annotations first")
+        _check_tokenization(posts, fmt)
+        check_replaceable(out_dir)
+        assignment, groups_together = plan_splits(posts, ratio, seed, keep_splits, near_duplicate_jaccard)
+        report = ExportReport(out_dir=out_dir, groups_kept_together=groups_together)
+        export_id = uuid.uuid4().hex
+        with staged_folder(out_dir) as staging:
+            write_release(staging, posts, assignment, fmt, images_dir, report, progress)
+            atomic_write_text(staging / MARKER_NAME, json.dumps(
+                {"export_id": export_id, "format": fmt, "ratio": ratio, "seed": seed, "created_at": utc_now()}
+            ) + "\n")
+            record_pending(store, export_id, out_dir, assignment, ratio=ratio, seed=seed, keep_splits=keep_splits,
+                           format=fmt)
+            fault_point("export.before_swap")
+        fault_point("export.after_swap")
+        record_splits(store, export_id)
+    report.files = [out_dir / path.name for path in report.files]
+    return report
 
-    assignment, groups_together = choose_splits(store, posts, ratio, seed, keep_splits, near_duplicate_jaccard)
-    report = ExportReport(out_dir=out_dir, groups_kept_together=groups_together)
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+def _check_tokenization(posts: list[ExportedPost], fmt: str) -> None:
+    wanted_tokenization = TOKENIZATION_OF_FORMAT.get(fmt)
+    if wanted_tokenization is None:
+        return
+    wrong = [p.post_id for p in posts if p.tokenization != wanted_tokenization]
+    if wrong:
+        other = "twitter2015" if fmt == "cmner" else "cmner"
+        raise CmnerError(
+            f"{len(wrong)} posts (e.g. {wrong[0]}) are {'word' if fmt == 'cmner' else 'character'}-tokenized "
+            f"and cannot be written as {fmt}; use --format {other}, jsonl or parquet"
+        )
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """An export replaces its folder whole: refuse a folder holding anything an export does not write."""
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if out_dir.is_symlink() or not out_dir.is_dir():
+        raise CmnerError(f"{out_dir} exists and is not a folder; choose a new or empty folder for the export")
+    foreign = sorted(entry.name for entry in out_dir.iterdir() if entry.name not in EXPORT_ENTRY_NAMES)
+    if foreign:
+        raise CmnerError(
+            f"{out_dir} holds files an export does not write (e.g. {foreign[0]!r}); the export replaces the "
+            "whole folder, so choose a new or empty folder"
+        )
+
+
+def write_release(
+    folder: Path,
+    posts: list[ExportedPost],
+    assignment: dict[str, str],
+    fmt: str,
+    images_dir: Path | None,
+    report: ExportReport,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Every file of the release into `folder` (a fresh staging folder): split files, labels, images."""
     by_split: dict[str, list[ExportedPost]] = {split: [] for split in SPLITS}
     for post in posts:
         by_split[assignment[post.post_id]].append(post)
-
     for split in SPLITS:
         records = []
         for post in by_split[split]:
@@ -144,25 +201,25 @@ def export_corpus(
                 progress(1)
         report.posts_by_split[split] = len(records)
         if fmt in ("cmner", "twitter2015"):
-            path = out_dir / f"{split}.txt"
+            path = folder / f"{split}.txt"
             path.write_bytes(format_tagged(((p.post_id, t, g) for p, t, g in records), fmt).encode("utf-8"))
         elif fmt == "jsonl":
-            path = out_dir / f"{split}.jsonl"
+            path = folder / f"{split}.jsonl"
             with path.open("w", encoding="utf-8", newline="\n") as handle:
                 for record in records:
                     handle.write(json.dumps(_hf_record(*record), ensure_ascii=False) + "\n")
         else:
-            path = out_dir / f"{split}.parquet"
+            path = folder / f"{split}.parquet"
             _write_parquet(path, [_hf_record(*record) for record in records])
         report.files.append(path)
+        fault_point("export.split_file")
 
     if fmt in ("jsonl", "parquet"):
-        labels_path = out_dir / "labels.json"
+        labels_path = folder / "labels.json"
         labels_path.write_text(json.dumps(list(BIO_TAGS), ensure_ascii=False) + "\n", encoding="utf-8")
         report.files.append(labels_path)
     if images_dir is not None:
-        report.images_copied, report.missing_images = _copy_images(posts, images_dir, out_dir / "images")
-    return report
+        report.images_copied, report.missing_images = _copy_images(posts, images_dir, folder / "images")
 
 
 def _hf_record(post: ExportedPost, tokens: list[str], tags: list[str]) -> dict:
@@ -204,19 +261,27 @@ def _write_parquet(path: Path, records: list[dict]) -> None:
 
 
 def _copy_images(posts: list[ExportedPost], source_dir: Path, target_dir: Path) -> tuple[int, list[str]]:
-    """Copy each exported post's kept images beside the text under their release names."""
+    """Place each exported post's kept images in the (staging) release under their release names.
+
+    A hard link when the file system allows it (the workspace replaces image files, never rewrites
+    them in place, so a link is a stable snapshot), else a copy. A name that would leave images/, a
+    link or a missing file is reported as missing, never followed.
+    """
     target_dir.mkdir(parents=True, exist_ok=True)
     copied = 0
     missing: list[str] = []
     for post in posts:
         for name in post.image_files:
-            source = source_dir / name
-            target = target_dir / name
-            if not source.is_file():
+            try:
+                source = regular_file(path_inside(source_dir, name))
+            except UnsafeInputError:
                 missing.append(name)
                 continue
-            if target.is_file() and target.stat().st_size == source.stat().st_size:
-                continue
-            shutil.copyfile(source, target)
+            target = target_dir / name
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)
             copied += 1
+            fault_point("export.image")
     return copied, missing

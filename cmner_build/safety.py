@@ -23,6 +23,7 @@ import shutil
 import stat
 import tempfile
 import unicodedata
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -157,7 +158,9 @@ def staged_folder(target: Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     recover_folder(target)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    # os.mkdir, not mkdtemp: the folder gets the user's usual permissions (mkdtemp's are 0700).
+    staging = target.with_name(f".{target.name}.staging-{uuid.uuid4().hex[:12]}")
+    os.mkdir(staging)
     try:
         yield staging
     except BaseException:
@@ -166,6 +169,7 @@ def staged_folder(target: Path) -> Iterator[Path]:
     previous = target.with_name(f".{target.name}.previous")
     if target.exists():
         os.rename(target, previous)
+    fault_point("staged_folder.swap")
     os.rename(staging, target)
     shutil.rmtree(previous, ignore_errors=True)
 
@@ -198,3 +202,29 @@ def stage_lock(root: Path, stage: str) -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+# -- test-only fault injection ------------------------------------------------------------------
+
+KILL_AT_ENV = "CMNER_TEST_KILL_AT"
+_fault_hits: dict[str, int] = {}
+
+
+def fault_point(name: str) -> None:
+    """TEST ONLY: SIGKILL this process at the N-th pass through the point `name`.
+
+    Kill tests set CMNER_TEST_KILL_AT=<name>:<N> on a CLI subprocess to stop it at an exact instant
+    (between two image copies, between the file swap and the split record, ...). Unset, as in every
+    real run, this is one dictionary lookup.
+    """
+    wanted = os.environ.get(KILL_AT_ENV)
+    if not wanted:
+        return
+    point, _, count = wanted.rpartition(":")
+    if point != name:
+        return
+    _fault_hits[name] = _fault_hits.get(name, 0) + 1
+    if str(_fault_hits[name]) == count:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -6,6 +6,7 @@ placed whole into one split, so no near-copy of a test post is ever trained on.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from typing import Mapping, Sequence
@@ -13,6 +14,8 @@ from typing import Mapping, Sequence
 from .errors import CmnerError
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
+# A part is a share, not a count: anything larger only risks overflow (1e308 * 3 is infinite).
+MAX_RATIO_PART = 1e6
 
 
 def parse_ratio(ratio: str) -> tuple[float, float, float]:
@@ -24,8 +27,8 @@ def parse_ratio(ratio: str) -> tuple[float, float, float]:
         weights = [float(part) for part in parts]
     except ValueError:
         raise CmnerError(f"split ratio {ratio!r} must be three numbers, train:dev:test (e.g. 3:1:1)") from None
-    if any(weight < 0 or weight != weight or weight == float("inf") for weight in weights):
-        raise CmnerError(f"split ratio {ratio!r}: parts must be finite and not negative")
+    if not all(math.isfinite(weight) and 0 <= weight <= MAX_RATIO_PART for weight in weights):
+        raise CmnerError(f"split ratio {ratio!r}: parts must be finite, not negative and at most {MAX_RATIO_PART:g}")
     total = sum(weights)
     if total <= 0:
         raise CmnerError(f"split ratio {ratio!r}: at least one part must be above zero")

@@ -175,6 +175,20 @@ CORE_MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        "core/0004_pending_exports",
+        """
+        -- An export between "files written" and "splits recorded" (see export.py): the split assignment
+        -- it will record once its folder is swapped in. Settled by the next command that opens the store.
+        CREATE TABLE pending_exports (
+            export_id  TEXT PRIMARY KEY,        -- also written into the export folder's marker file
+            out_dir    TEXT NOT NULL,           -- absolute path of the export folder
+            assignment TEXT NOT NULL,           -- JSON {post_id: split}
+            details    TEXT NOT NULL DEFAULT '{}',  -- JSON: ratio, seed, format, for the event log
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

@@ -59,12 +59,28 @@ class Workspace:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.db_path)
+        store = Store(self.db_path)
+        _settle_interrupted_export(self.root, store)
+        return store
 
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
             del self.__dict__["store"]
+
+
+def _settle_interrupted_export(root: Path, store: Store) -> None:
+    """Bring the splits in line with the export folder a killed export left (see export_record)."""
+    if not store.scalar("SELECT COUNT(*) FROM pending_exports"):
+        return
+    from .export_record import settle_pending_exports
+    from .safety import stage_lock
+
+    try:
+        with stage_lock(root, "export"):
+            settle_pending_exports(store)
+    except WorkspaceError:  # an export is running now: it settles them itself
+        pass
 
 
 def init_workspace(root: Path) -> tuple[Workspace, list[str]]:

@@ -46,25 +46,40 @@ def import_(
     images: Optional[Path] = typer.Option(None, "--images", help="Folder of release images ({post_id}_*.jpg)."),
     strict: bool = typer.Option(False, "--strict", help="Treat an I- tag without its B- as an error, not a repair."),
 ) -> None:
-    """Import an existing release as gold posts (with their split and images)."""
-    from ..console import info, progress_task, warn
-    from ..importer import import_release
+    """Import an existing release as gold posts (with their split and images).
 
+    Every file and image name is checked before anything is created; the images are then checked like
+    crawled ones (the images stage): only the ones it keeps are exported.
+    """
+    from ..console import info, progress_task, warn
+    from ..importer import read_release, store_release
+
+    release = read_release(paths, fmt, images_dir=images, strict=strict)  # a bad input creates nothing
     workspace = open_ws(ctx, create=True)
-    with progress_task("importing", None) as advance:
-        report = import_release(
-            workspace.store, paths, fmt, topics=workspace.settings.topics, images_dir=images,
-            workspace_images_dir=workspace.images_dir, strict=strict, progress=advance,
+    with progress_task("importing", len(release.documents)) as advance:
+        report = store_release(
+            workspace.store, release, topics=workspace.settings.topics,
+            workspace_images_dir=workspace.images_dir, progress=advance,
         )
     for message in report.warnings[:20]:
         warn(message)
     if len(report.warnings) > 20:
         warn(f"... and {len(report.warnings) - 20} more repairs")
+    for message in report.images_refused:
+        warn(f"image refused: {message}")
     splits = ", ".join(f"{name} {count}" for name, count in sorted(report.by_split.items()))
     info(
         f"imported {report.posts_added} posts ({splits or 'none new'}), {report.entities} entities, "
         f"{report.images_added} images; {report.posts_unchanged} already present and unchanged"
     )
+    if images is not None:
+        from cmner_build.clean.image_stage import check_imported_images, images_to_check
+
+        with progress_task("checking images", images_to_check(workspace.store, imported_only=True)) as advance:
+            checked = check_imported_images(workspace.store, workspace.images_dir, workspace.settings, advance)
+        for file_name, reason, detail in checked.dropped_files:
+            warn(f"image dropped: {file_name}: {reason}{f' ({detail})' if detail else ''}")
+        info(f"images checked: {checked.checked}, kept {checked.kept}, dropped {checked.checked - checked.kept}")
 
 
 def export(

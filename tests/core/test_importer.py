@@ -27,7 +27,7 @@ def test_import_stores_posts_spans_split_topic_and_images(workspace, tmp_path):
     assert (row["post_id"], row["text"], row["split"], row["topic"], row["status"]) == ("AAA", "张三#体育#", "train", "体育", "gold")
     assert workspace.store.gold_spans() == {"AAA": [Span(0, 2, "PER")]}
     images = workspace.store.query("SELECT file_name, position, status FROM images ORDER BY position")
-    assert [tuple(r) for r in images] == [("AAA_x1.jpg", 0, "kept"), ("AAA_x2.jpg", 1, "kept")]
+    assert [tuple(r) for r in images] == [("AAA_x1.jpg", 0, "downloaded"), ("AAA_x2.jpg", 1, "downloaded")]
     assert sorted(p.name for p in workspace.images_dir.iterdir()) == ["AAA_x1.jpg", "AAA_x2.jpg"]
 
 
