@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from cmner_build.near_duplicates import group_pairs, near_duplicate_pairs
+from cmner_build.safety import fault_point, stage_lock
 from cmner_build.store import Store, utc_now
 
 from cmner_build.clean.content_filter import drop_category
@@ -195,7 +196,7 @@ def clean_corpus(
     report.samples = pick_samples(posts, options, samples)
 
     if not dry_run:
-        with store.transaction() as connection:
+        with stage_lock(store.path.parent, "clean"), store.transaction() as connection:
             connection.executemany(
                 "UPDATE posts SET text = ?, status = ?, drop_reason = ?, dup_group = ?, updated_at = ? WHERE post_id = ?",
                 updates,
@@ -208,6 +209,7 @@ def clean_corpus(
                 clean_rows,
             )
             for post in hit_posts:
+                fault_point("clean.write")
                 connection.execute("DELETE FROM clean_rule_hits WHERE post_id = ?", (post.post_id,))
                 connection.executemany(
                     "INSERT INTO clean_rule_hits (post_id, rule, hits) VALUES (?, ?, ?)",

@@ -123,6 +123,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        fault_point("atomic_write.before_rename")
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
