@@ -11,7 +11,6 @@ per workspace; a kill at any instant leaves the old release with the old splits 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -23,7 +22,10 @@ from .formats import format_tagged
 from .model import BIO_TAGS, Span, spans_to_bio, tokenize
 from .export_record import MARKER_NAME, record_pending, record_splits, settle_pending_exports
 from .near_duplicates import group_pairs, near_duplicate_pairs
-from .safety import UnsafeInputError, atomic_write_text, fault_point, path_inside, regular_file, stage_lock, staged_folder
+from .safety import (
+    UnsafeInputError, atomic_write_text, fault_point, is_valid_post_id, path_inside, regular_file, stage_lock,
+    staged_folder,
+)
 from .splits import SPLITS, assign_splits, parse_ratio
 from .store import Store, utc_now
 
@@ -64,6 +66,7 @@ class ExportReport:
     images_copied: int = 0
     groups_kept_together: int = 0
     missing_images: list[str] = field(default_factory=list)
+    refused_posts: list[str] = field(default_factory=list)  # gold posts left out: their id is not valid
 
 
 def load_gold_posts(store: Store) -> list[ExportedPost]:
@@ -131,12 +134,15 @@ def export_corpus(
     with stage_lock(store.path.parent, "export"):
         settle_pending_exports(store)
         posts = load_gold_posts(store)
+        # An id that is not a valid post id (stored by an older version) would break the line format.
+        refused = [post.post_id for post in posts if not is_valid_post_id(post.post_id)]
+        posts = [post for post in posts if is_valid_post_id(post.post_id)]
         if not posts:
             raise CmnerError("no gold posts to export: import a release or adjudicate annotations first")
         _check_tokenization(posts, fmt)
         check_replaceable(out_dir)
         assignment, groups_together = plan_splits(posts, ratio, seed, keep_splits, near_duplicate_jaccard)
-        report = ExportReport(out_dir=out_dir, groups_kept_together=groups_together)
+        report = ExportReport(out_dir=out_dir, groups_kept_together=groups_together, refused_posts=refused)
         export_id = uuid.uuid4().hex
         with staged_folder(out_dir) as staging:
             write_release(staging, posts, assignment, fmt, images_dir, report, progress)
@@ -261,11 +267,10 @@ def _write_parquet(path: Path, records: list[dict]) -> None:
 
 
 def _copy_images(posts: list[ExportedPost], source_dir: Path, target_dir: Path) -> tuple[int, list[str]]:
-    """Place each exported post's kept images in the (staging) release under their release names.
+    """Copy each exported post's kept images into the (staging) release under their release names.
 
-    A hard link when the file system allows it (the workspace replaces image files, never rewrites
-    them in place, so a link is a stable snapshot), else a copy. A name that would leave images/, a
-    link or a missing file is reported as missing, never followed.
+    Copies, not hard links: a user who edits a released image in place must not change the workspace's.
+    A name that would leave images/, a link or a missing file is reported as missing, never followed.
     """
     target_dir.mkdir(parents=True, exist_ok=True)
     copied = 0
@@ -277,11 +282,7 @@ def _copy_images(posts: list[ExportedPost], source_dir: Path, target_dir: Path) 
             except UnsafeInputError:
                 missing.append(name)
                 continue
-            target = target_dir / name
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copyfile(source, target)
+            shutil.copyfile(source, target_dir / name)
             copied += 1
             fault_point("export.image")
     return copied, missing

@@ -109,6 +109,9 @@ def export(
             near_duplicate_jaccard=settings.near_duplicate_jaccard, images_dir=workspace.images_dir,
             progress=advance,
         )
+    if report.refused_posts:
+        warn(f"{len(report.refused_posts)} gold posts left out: their id is not a valid post id "
+             f"(e.g. {report.refused_posts[0]!r})")
     if report.missing_images:
         warn(f"{len(report.missing_images)} kept images are not in {workspace.images_dir} (e.g. {report.missing_images[0]})")
     counts = ", ".join(f"{name} {count}" for name, count in report.posts_by_split.items())

@@ -141,3 +141,24 @@ def test_hostile_image_folder_through_import_images_and_export(arena):
         assert not path.is_symlink(), path
         if path.is_file():
             assert b"do not copy me" not in path.read_bytes(), path
+
+
+def test_a_stored_post_id_that_would_break_the_release_format_is_left_out_and_named(arena):
+    root = arena["root"]
+    release = arena["inputs"] / "train.txt"
+    release.write_text("WID:P1\n北\tB-LOC\n京\tI-LOC\n\nWID:P2\n好\tO\n", encoding="utf-8")
+    assert_ok(cli("-w", root, "import", release))
+    import sqlite3
+
+    connection = sqlite3.connect(root / "corpus.db")  # what an older version could store from a crawl
+    connection.execute("INSERT INTO posts (post_id, source, original_text, text, status, created_at, updated_at)"
+                       " VALUES ('a\nb', 'crawl', '好', '好', 'gold', 'now', 'now')")
+    connection.commit()
+    connection.close()
+    result = cli("-w", root, "export")
+    assert_ok(result)
+    assert "1 gold posts left out: their id is not a valid post id (e.g. 'a\\nb')" in " ".join(result.stderr.split())
+    out = root / "exports" / "cmner"
+    assert set(exported_splits(out)) == {"P1", "P2"}  # and the files read back: no `WID:a` + `b` lines
+    reimport = cli("-w", arena["top"] / "again", "import", *(out / f"{s}.txt" for s in ("train", "dev", "test")))
+    assert_ok(reimport)
