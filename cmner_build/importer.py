@@ -79,7 +79,7 @@ def scan_image_folder(images_dir: Path) -> ImageFolder:
         problem = name_problem(path.name)
         post_id = path.stem.split("_", 1)[0]
         if problem is not None:
-            folder.refused.append(f"{path}: the file name {problem}")
+            folder.refused.append(f"{images_dir}/{path.name!r}: the file name {problem}")  # repr: no raw control characters
             continue
         if not is_valid_post_id(post_id):
             folder.refused.append(f"{path}: post id {post_id!r} in the file name is not valid")

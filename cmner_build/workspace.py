@@ -79,7 +79,7 @@ def _settle_interrupted_export(root: Path, store: Store) -> None:
     try:
         with stage_lock(root, "export"):
             settle_pending_exports(store)
-    except WorkspaceError:  # an export is running now: it settles them itself
+    except (WorkspaceError, OSError):  # an export is running now (it settles them itself), or read-only
         pass
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -76,14 +77,22 @@ def test_a_truncated_copy_left_under_the_final_name_is_replaced_not_adopted(tmp_
     assert rows(root / "corpus.db", "SELECT status FROM images WHERE file_name = 'P003_0.jpg'") == [("kept",)]
 
 
-@pytest.fixture
-def exported_workspace(tmp_path):
-    train, images = make_release(tmp_path)
-    root = tmp_path / "ws"
+@pytest.fixture(scope="module")
+def _exported_template(tmp_path_factory):
+    top = tmp_path_factory.mktemp("exported")
+    train, images = make_release(top)
+    root = top / "ws"
     assert_ok(cli("-w", root, "import", train, "--images", images))
-    out = root / "exports" / "cmner"
     assert_ok(cli("-w", root, "export", "--seed", "1"))
-    return root, out
+    return root
+
+
+@pytest.fixture
+def exported_workspace(_exported_template, tmp_path):
+    """A workspace holding the release, exported once with seed 1 (a fresh copy per test)."""
+    root = tmp_path / "ws"
+    shutil.copytree(_exported_template, root)
+    return root, root / "exports" / "cmner"
 
 
 def assert_store_and_files_agree(root: Path, out: Path) -> None:
