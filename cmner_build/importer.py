@@ -11,6 +11,7 @@ Deciding whether a file is a usable image is the images stage's job (the core im
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import sqlite3
@@ -262,6 +263,9 @@ def _copy_image(source: Path, target: Path) -> bool:
         if not stat.S_ISREG(os.fstat(reader.fileno()).st_mode):
             raise UnsafeInputError(f"{source}: is not a regular file")
         data = reader.read()
+    # A killed earlier run may have left its temporary copy (`.<name>.<random>.tmp`): this run replaces it.
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     if target.is_file() and not target.is_symlink() and target.read_bytes() == data:
         return False
     atomic_write_bytes(target, data)

@@ -64,6 +64,7 @@ def test_import_with_images_killed_anywhere_then_rerun_is_whole(tmp_path):
     assert stored == [(path.name, "kept") for path in sorted(images.iterdir())]  # nothing lost, nothing twice
     assert len(stored) == image_count
     image_files_are_complete(root, images)
+    assert sorted(path.name for path in (root / "images").iterdir()) == [name for name, _ in stored]  # no leftovers
 
 
 def test_a_truncated_copy_left_under_the_final_name_is_replaced_not_adopted(tmp_path):
