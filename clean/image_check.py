@@ -176,8 +176,9 @@ def _missing_jpeg_blocks(image: Image.Image, full_width: int) -> str | None:
     after the cut with zero coefficients, which decode to exactly (128, 128, 128). Decoding is in MCU
     order, so the cut shows as a run of exact mid-grey at the right end of the last row that is at
     least one MCU wide (all of the last row when the cut is further up). A real photo never ends in
-    such a run; a progressive JPEG cut after its first scans decodes as a complete, blurrier picture
-    and is not caught here.
+    such a run (none of the real or sample images does); a graphic whose bottom-right corner is flat
+    #808080 would be taken for a cut file. A progressive JPEG cut after its first scans decodes as a
+    complete, blurrier picture and is not caught here.
     """
     if image.mode not in ("RGB", "L"):
         return None
