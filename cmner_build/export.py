@@ -23,7 +23,7 @@ from .model import BIO_TAGS, Span, spans_to_bio, tokenize
 from .export_record import MARKER_NAME, record_pending, record_splits, settle_pending_exports
 from .near_duplicates import group_pairs, near_duplicate_pairs
 from .safety import (
-    UnsafeInputError, atomic_write_text, fault_point, is_valid_post_id, path_inside, regular_file, stage_lock,
+    UnsafeInputError, atomic_write_text, fault_point, name_problem, path_inside, regular_file, stage_lock,
     staged_folder,
 )
 from .splits import SPLITS, assign_splits, parse_ratio
@@ -66,7 +66,7 @@ class ExportReport:
     images_copied: int = 0
     groups_kept_together: int = 0
     missing_images: list[str] = field(default_factory=list)
-    refused_posts: list[str] = field(default_factory=list)  # gold posts left out: their id is not valid
+    refused_posts: list[str] = field(default_factory=list)  # gold posts left out: their id cannot be written
 
 
 def load_gold_posts(store: Store) -> list[ExportedPost]:
@@ -134,9 +134,10 @@ def export_corpus(
     with stage_lock(store.path.parent, "export"):
         settle_pending_exports(store)
         posts = load_gold_posts(store)
-        # An id that is not a valid post id (stored by an older version) would break the line format.
-        refused = [post.post_id for post in posts if not is_valid_post_id(post.post_id)]
-        posts = [post for post in posts if is_valid_post_id(post.post_id)]
+        # An id with a line break or another control character (stored by an older version) would
+        # break the line-based release formats: such posts are left out and named.
+        refused = [post.post_id for post in posts if name_problem(post.post_id) is not None]
+        posts = [post for post in posts if name_problem(post.post_id) is None]
         if not posts:
             raise CmnerError("no gold posts to export: import a release or adjudicate annotations first")
         _check_tokenization(posts, fmt)

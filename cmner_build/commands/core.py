@@ -110,7 +110,7 @@ def export(
             progress=advance,
         )
     if report.refused_posts:
-        warn(f"{len(report.refused_posts)} gold posts left out: their id is not a valid post id "
+        warn(f"{len(report.refused_posts)} gold posts left out: their id cannot be written in a release "
              f"(e.g. {report.refused_posts[0]!r})")
     if report.missing_images:
         warn(f"{len(report.missing_images)} kept images are not in {workspace.images_dir} (e.g. {report.missing_images[0]})")

@@ -157,7 +157,7 @@ def test_a_stored_post_id_that_would_break_the_release_format_is_left_out_and_na
     connection.close()
     result = cli("-w", root, "export")
     assert_ok(result)
-    assert "1 gold posts left out: their id is not a valid post id (e.g. 'a\\nb')" in " ".join(result.stderr.split())
+    assert "1 gold posts left out: their id cannot be written in a release (e.g. 'a\\nb')" in " ".join(result.stderr.split())
     out = root / "exports" / "cmner"
     assert set(exported_splits(out)) == {"P1", "P2"}  # and the files read back: no `WID:a` + `b` lines
     reimport = cli("-w", arena["top"] / "again", "import", *(out / f"{s}.txt" for s in ("train", "dev", "test")))
