@@ -1,7 +1,8 @@
 """Export the gold corpus as train / dev / test: the CMNER release format, Twitter-2015, JSONL or Parquet.
 
 Re-running with the same seed writes byte-identical files. The split assignment is stored in
-corpus.db (posts.split) so that stats and baselines see the same splits as the files.
+corpus.db (posts.split) so that stats and baselines see the same splits as the files. Posts that
+already have a split keep it; only `resplit=True` (`export --resplit`) reassigns them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .errors import CmnerError
 from .formats import format_tagged
 from .model import BIO_TAGS, Span, spans_to_bio, tokenize
 from .near_duplicates import group_pairs, near_duplicate_pairs
-from .splits import SPLITS, assign_splits, parse_ratio
+from .splits import SPLITS, SplitPlan, parse_ratio, plan_splits
 from .store import Store, utc_now
 
 EXPORT_FORMATS: tuple[str, ...] = ("cmner", "twitter2015", "jsonl", "parquet")
@@ -50,6 +51,12 @@ class ExportReport:
     posts_by_split: dict[str, int] = field(default_factory=dict)
     images_copied: int = 0
     groups_kept_together: int = 0
+    posts_kept_split: int = 0  # posts that kept the split they already had
+    posts_newly_assigned: int = 0  # posts that had no split
+    posts_moved: int = 0  # posts whose split changed (resplit only)
+    # Near-duplicate groups whose posts keep different stored splits (e.g. a release's): a leak that
+    # export reports and leaves alone; `resplit` places each group in one split.
+    groups_spread_over_splits: list[list[str]] = field(default_factory=list)
     missing_images: list[str] = field(default_factory=list)
 
 
@@ -72,9 +79,9 @@ def load_gold_posts(store: Store) -> list[ExportedPost]:
     ]
 
 
-def leak_groups(posts: list[ExportedPost], threshold: float) -> list[list[str]]:
+def leak_groups(posts: list[ExportedPost], threshold: float, search: str = "exact") -> list[list[str]]:
     """Groups of posts that must share a split: identical / near-identical texts and recorded dup_groups."""
-    pairs = [(a, b) for a, b, _ in near_duplicate_pairs({p.post_id: p.text for p in posts}, threshold)]
+    pairs = [(a, b) for a, b, _ in near_duplicate_pairs({p.post_id: p.text for p in posts}, threshold, method=search)]
     by_dup_group: dict[str, list[str]] = {}
     for post in posts:
         if post.dup_group:
@@ -85,19 +92,26 @@ def leak_groups(posts: list[ExportedPost], threshold: float) -> list[list[str]]:
 
 
 def choose_splits(
-    store: Store, posts: list[ExportedPost], ratio: str, seed: int, keep_splits: bool, threshold: float
-) -> tuple[dict[str, str], int]:
-    groups = leak_groups(posts, threshold)
-    fixed = {p.post_id: p.split for p in posts if keep_splits and p.split}
-    assignment = assign_splits(groups, {p.post_id: p.topic for p in posts}, parse_ratio(ratio), seed, fixed)
+    store: Store, posts: list[ExportedPost], ratio: str, seed: int, resplit: bool, threshold: float, search: str
+) -> tuple[SplitPlan, list[list[str]]]:
+    """Plan the splits (stored ones kept unless resplit) and store them; returns the plan and the groups."""
+    groups = leak_groups(posts, threshold, search)
+    plan = plan_splits(
+        groups, {p.post_id: p.topic for p in posts}, {p.post_id: p.split for p in posts}, parse_ratio(ratio), seed,
+        resplit=resplit,
+    )
     with store.transaction():
         store.connection.executemany(
             "UPDATE posts SET split = ?, updated_at = ? WHERE post_id = ? AND split IS NOT ?",
-            [(split, utc_now(), post_id, split) for post_id, split in assignment.items()],
+            [(split, utc_now(), post_id, split) for post_id, split in plan.assignment.items()],
         )
-        store.log_event("export", "splits", f"assigned {len(assignment)} posts", ratio=ratio, seed=seed,
-                        keep_splits=keep_splits)
-    return assignment, sum(1 for group in groups if len(group) > 1)
+        store.log_event(
+            "export", "splits",
+            f"{plan.kept} posts kept their split, {plan.newly_assigned} newly assigned, {plan.moved} moved",
+            ratio=ratio, seed=seed, resplit=resplit, kept=plan.kept, newly_assigned=plan.newly_assigned,
+            moved=plan.moved, groups_spread_over_splits=len(plan.spread_groups),
+        )
+    return plan, groups
 
 
 def export_corpus(
@@ -107,8 +121,9 @@ def export_corpus(
     fmt: str = "cmner",
     ratio: str = "3:1:1",
     seed: int = 42,
-    keep_splits: bool = False,
+    resplit: bool = False,
     near_duplicate_jaccard: float = 0.7,
+    near_duplicate_search: str = "exact",
     images_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ExportReport:
@@ -128,8 +143,16 @@ def export_corpus(
                 f"and cannot be written as {fmt}; use --format {other}, jsonl or parquet"
             )
 
-    assignment, groups_together = choose_splits(store, posts, ratio, seed, keep_splits, near_duplicate_jaccard)
-    report = ExportReport(out_dir=out_dir, groups_kept_together=groups_together)
+    plan, groups = choose_splits(store, posts, ratio, seed, resplit, near_duplicate_jaccard, near_duplicate_search)
+    assignment = plan.assignment
+    report = ExportReport(
+        out_dir=out_dir,
+        groups_kept_together=sum(1 for group in groups if len(group) > 1) - len(plan.spread_groups),
+        posts_kept_split=plan.kept,
+        posts_newly_assigned=plan.newly_assigned,
+        posts_moved=plan.moved,
+        groups_spread_over_splits=plan.spread_groups,
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     by_split: dict[str, list[ExportedPost]] = {split: [] for split in SPLITS}
     for post in posts:

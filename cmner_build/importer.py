@@ -28,6 +28,9 @@ class ImportReport:
     entities: int = 0
     by_split: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Posts already stored whose file gives another split: (post id, stored split or None, file's split).
+    split_differs: list[tuple[str, str | None, str]] = field(default_factory=list)
+    splits_taken: int = 0  # of those, how many now have the file's split (take_file_splits)
 
 
 def infer_topic(text: str, topics: Sequence[str]) -> str | None:
@@ -66,8 +69,14 @@ def import_release(
     images_dir: Path | None = None,
     workspace_images_dir: Path | None = None,
     strict: bool = False,
+    take_file_splits: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
+    """Add the files' posts as gold; posts already stored must match, and keep their split.
+
+    A stored post whose file names another split (from the file name: train / dev / test) is listed in
+    `split_differs`; with take_file_splits it takes the file's split.
+    """
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     tokenization = FORMATS[fmt]["tokenization"]
@@ -104,6 +113,8 @@ def import_release(
         if previous is not None:
             if previous["text"] == text and existing_gold.get(document.doc_id, []) == sorted(spans):
                 report.posts_unchanged += 1
+                if split is not None and previous["split"] != split:
+                    report.split_differs.append((document.doc_id, previous["split"], split))
                 continue
             raise FormatError(
                 f"post {document.doc_id!r} is already in the store ({previous['source']}) with other text or tags; "
@@ -149,9 +160,16 @@ def import_release(
                 "json_object('imported_at', ?))",
                 image_rows,
             )
+            if take_file_splits and report.split_differs:
+                connection.executemany(
+                    "UPDATE posts SET split = ?, updated_at = ? WHERE post_id = ?",
+                    [(file_split, now, post_id) for post_id, _, file_split in report.split_differs],
+                )
+                report.splits_taken = len(report.split_differs)
             store.log_event(
                 "import", "done", f"imported {report.posts_added} posts from {len(paths)} file(s)",
                 format=fmt, files=[str(p) for p in paths], posts=report.posts_added, images=len(image_rows),
+                split_differs=len(report.split_differs), splits_taken=report.splits_taken,
             )
     except BaseException:
         for target in copied:
