@@ -1,4 +1,5 @@
 import json
+import random
 from collections import Counter
 
 import pytest
@@ -8,6 +9,8 @@ from cmner_build.export import export_corpus, leak_groups, load_gold_posts
 from cmner_build.formats import read_tagged_file
 from cmner_build.importer import import_release
 from cmner_build.near_duplicates import near_duplicate_pairs
+
+from tests.helpers import AT_070, AT_071, AT_075, HUREN_A, HUREN_B
 
 TOPICS = ["体育", "旅游", "科技"]
 
@@ -137,3 +140,22 @@ def test_resplit_of_the_release_has_no_leak_and_says_how_many_posts_move(release
     assert pairs, "the release has near-duplicates to keep together"
     assert all(split_of[a] == split_of[b] for a, b, _ in pairs)
     assert max(len(g) for g in leak_groups(posts, 0.7)) >= 2
+
+
+def test_pairs_at_and_just_above_the_threshold_are_exported_into_one_split(workspace, tmp_path):
+    pairs = {"h": (HUREN_A, HUREN_B), "p70": AT_070, "p71": AT_071, "p75": AT_075}
+    blocks = [f"WID:{name}{side}\n" + "\n".join(f"{c}\tO" for c in text)
+              for name, texts in pairs.items() for side, text in zip("ab", texts)]
+    rng = random.Random(0)
+    fillers = ["".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(20)) for _ in range(30)]
+    blocks += [f"WID:U{i:02d}\n" + "\n".join(f"{c}\tO" for c in text) for i, text in enumerate(fillers)]
+    path = tmp_path / "pairs.txt"
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    import_release(workspace.store, [path], "cmner")
+    for seed in range(6):
+        report = export_corpus(workspace.store, tmp_path / "out", seed=seed, resplit=True)
+        assert report.groups_kept_together == 4
+        written = {d.doc_id: split for split in ("train", "dev", "test")
+                   for d in read_tagged_file(tmp_path / "out" / f"{split}.txt", "cmner").documents}
+        for name in pairs:
+            assert written[f"{name}a"] == written[f"{name}b"], (seed, name)
