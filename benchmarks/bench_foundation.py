@@ -1,7 +1,7 @@
 """Foundation benchmark: import + export + stats of the 4,000 shared CMNER posts, and `--help`.
 
 Runs the real console script as a user would (each command is a fresh process, start-up included).
-Targets (issue 2): import + export + stats under 5 s; `cmner-build --help` under 0.3 s.
+Targets: import + export + stats under 5 s; `cmner-build --help` under 0.3 s.
 Uses ../shared/data/cmner when present, else a synthetic release of the same size.
 
     .venv/bin/python benchmarks/bench_foundation.py

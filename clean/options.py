@@ -23,6 +23,7 @@ class CleanOptions:
     content_filter: ContentFilter = field(default_factory=ContentFilter)
     max_chars: int = 250
     near_duplicate_jaccard: float = 0.7
+    near_duplicate_search: str = "exact"
     keep_one_per_group: bool = False
 
     @classmethod
@@ -51,6 +52,7 @@ class CleanOptions:
             content_filter=ContentFilter.from_files(lexicon_paths),
             max_chars=settings.max_chars,
             near_duplicate_jaccard=settings.near_duplicate_jaccard,
+            near_duplicate_search=settings.near_duplicate_search,
             keep_one_per_group=settings.get("clean", "keep_one_per_group", bool, False),
         )
 
@@ -63,6 +65,7 @@ class CleanOptions:
             "lexicon": self.content_filter.fingerprint,
             "max_chars": self.max_chars,
             "jaccard": self.near_duplicate_jaccard,
+            "near_duplicate_search": self.near_duplicate_search,
             "keep_one_per_group": self.keep_one_per_group,
         }
         return hashlib.sha256(json.dumps(described, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]

@@ -92,7 +92,8 @@ def assign_duplicate_groups(
     kept = {post.post_id: post for post in posts if post.drop_reason is None}
     texts = {post_id: post.text for post_id, post in kept.items()}
     texts.update(frozen_texts)
-    pairs = [(a, b) for a, b, _ in near_duplicate_pairs(texts, options.near_duplicate_jaccard)]
+    found = near_duplicate_pairs(texts, options.near_duplicate_jaccard, method=options.near_duplicate_search)
+    pairs = [(a, b) for a, b, _ in found]
     order = {post.post_id: index for index, post in enumerate(posts)}
     groups = [group for group in group_pairs(texts, pairs) if len(group) > 1]
     for group in groups:

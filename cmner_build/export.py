@@ -1,9 +1,10 @@
 """Export the gold corpus as train / dev / test: the CMNER release format, Twitter-2015, JSONL or Parquet.
 
 Re-running with the same seed writes byte-identical files. The split assignment is stored in
-corpus.db (posts.split) so that stats and baselines see the same splits as the files.
+corpus.db (posts.split) so that stats and baselines see the same splits as the files. Posts that
+already have a split keep it; only `resplit=True` (`export --resplit`) reassigns them.
 
-The steps are kept apart: `plan_splits` (compute, no writes) -> `write_release` (every file into a
+The steps are kept apart: `choose_splits` (compute, no writes) -> `write_release` (every file into a
 staging folder) -> swap the folder in -> `export_record.record_splits` (store). Only one export runs
 per workspace; a kill at any instant leaves the old release with the old splits or the new with the new.
 """
@@ -26,7 +27,7 @@ from .safety import (
     UnsafeInputError, atomic_write_text, fault_point, name_problem, path_inside, regular_file, stage_lock,
     staged_folder,
 )
-from .splits import SPLITS, assign_splits, parse_ratio
+from .splits import SPLITS, SplitPlan, parse_ratio, plan_splits
 from .store import Store, utc_now
 
 EXPORT_FORMATS: tuple[str, ...] = ("cmner", "twitter2015", "jsonl", "parquet")
@@ -65,6 +66,12 @@ class ExportReport:
     posts_by_split: dict[str, int] = field(default_factory=dict)
     images_copied: int = 0
     groups_kept_together: int = 0
+    posts_kept_split: int = 0  # posts that kept the split they already had
+    posts_newly_assigned: int = 0  # posts that had no split
+    posts_moved: int = 0  # posts whose split changed (resplit only)
+    # Near-duplicate groups whose posts keep different stored splits (e.g. a release's): a leak that
+    # export reports and leaves alone; `resplit` places each group in one split.
+    groups_spread_over_splits: list[list[str]] = field(default_factory=list)
     missing_images: list[str] = field(default_factory=list)
     refused_posts: list[str] = field(default_factory=list)  # gold posts left out: their id cannot be written
 
@@ -88,9 +95,9 @@ def load_gold_posts(store: Store) -> list[ExportedPost]:
     ]
 
 
-def leak_groups(posts: list[ExportedPost], threshold: float) -> list[list[str]]:
+def leak_groups(posts: list[ExportedPost], threshold: float, search: str = "exact") -> list[list[str]]:
     """Groups of posts that must share a split: identical / near-identical texts and recorded dup_groups."""
-    pairs = [(a, b) for a, b, _ in near_duplicate_pairs({p.post_id: p.text for p in posts}, threshold)]
+    pairs = [(a, b) for a, b, _ in near_duplicate_pairs({p.post_id: p.text for p in posts}, threshold, method=search)]
     by_dup_group: dict[str, list[str]] = {}
     for post in posts:
         if post.dup_group:
@@ -100,14 +107,16 @@ def leak_groups(posts: list[ExportedPost], threshold: float) -> list[list[str]]:
     return group_pairs([p.post_id for p in posts], pairs)
 
 
-def plan_splits(
-    posts: list[ExportedPost], ratio: str, seed: int, keep_splits: bool, threshold: float
-) -> tuple[dict[str, str], int]:
-    """post id -> split, and how many groups of two or more posts were kept in one split. Writes nothing."""
-    groups = leak_groups(posts, threshold)
-    fixed = {p.post_id: p.split for p in posts if keep_splits and p.split}
-    assignment = assign_splits(groups, {p.post_id: p.topic for p in posts}, parse_ratio(ratio), seed, fixed)
-    return assignment, sum(1 for group in groups if len(group) > 1)
+def choose_splits(
+    posts: list[ExportedPost], ratio: str, seed: int, resplit: bool, threshold: float, search: str
+) -> tuple[SplitPlan, list[list[str]]]:
+    """Plan the splits (stored ones kept unless resplit) and the near-duplicate groups. Writes nothing."""
+    groups = leak_groups(posts, threshold, search)
+    plan = plan_splits(
+        groups, {p.post_id: p.topic for p in posts}, {p.post_id: p.split for p in posts}, parse_ratio(ratio), seed,
+        resplit=resplit,
+    )
+    return plan, groups
 
 
 def export_corpus(
@@ -117,8 +126,9 @@ def export_corpus(
     fmt: str = "cmner",
     ratio: str = "3:1:1",
     seed: int = 42,
-    keep_splits: bool = False,
+    resplit: bool = False,
     near_duplicate_jaccard: float = 0.7,
+    near_duplicate_search: str = "exact",
     images_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ExportReport:
@@ -142,15 +152,26 @@ def export_corpus(
             raise CmnerError("no gold posts to export: import a release or adjudicate annotations first")
         _check_tokenization(posts, fmt)
         check_replaceable(out_dir)
-        assignment, groups_together = plan_splits(posts, ratio, seed, keep_splits, near_duplicate_jaccard)
-        report = ExportReport(out_dir=out_dir, groups_kept_together=groups_together, refused_posts=refused)
+        plan, groups = choose_splits(posts, ratio, seed, resplit, near_duplicate_jaccard, near_duplicate_search)
+        assignment = plan.assignment
+        report = ExportReport(
+            out_dir=out_dir,
+            groups_kept_together=sum(1 for group in groups if len(group) > 1) - len(plan.spread_groups),
+            posts_kept_split=plan.kept,
+            posts_newly_assigned=plan.newly_assigned,
+            posts_moved=plan.moved,
+            groups_spread_over_splits=plan.spread_groups,
+            refused_posts=refused,
+        )
         export_id = uuid.uuid4().hex
         with staged_folder(out_dir) as staging:
             write_release(staging, posts, assignment, fmt, images_dir, report, progress)
             atomic_write_text(staging / MARKER_NAME, json.dumps(
                 {"export_id": export_id, "format": fmt, "ratio": ratio, "seed": seed, "created_at": utc_now()}
             ) + "\n")
-            record_pending(store, export_id, out_dir, assignment, ratio=ratio, seed=seed, keep_splits=keep_splits,
+            record_pending(store, export_id, out_dir, assignment, ratio=ratio, seed=seed, resplit=resplit,
+                           kept=plan.kept, newly_assigned=plan.newly_assigned, moved=plan.moved,
+                           groups_spread_over_splits=len(plan.spread_groups),
                            format=fmt)
             fault_point("export.before_swap")
         fault_point("export.after_swap")

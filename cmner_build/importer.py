@@ -41,6 +41,9 @@ class ImportReport:
     by_split: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     images_refused: list[str] = field(default_factory=list)  # "<path>: <reason>" for each image not taken
+    # Posts already stored whose file gives another split: (post id, stored split or None, file's split).
+    split_differs: list[tuple[str, str | None, str]] = field(default_factory=list)
+    splits_taken: int = 0  # of those, how many now have the file's split (take_file_splits)
 
 
 def infer_topic(text: str, topics: Sequence[str]) -> str | None:
@@ -140,10 +143,17 @@ def import_release(
     images_dir: Path | None = None,
     workspace_images_dir: Path | None = None,
     strict: bool = False,
+    take_file_splits: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
+    """Add the files' posts as gold; posts already stored must match, and keep their split.
+
+    A stored post whose file names another split (from the file name: train / dev / test) is listed in
+    `split_differs`; with take_file_splits it takes the file's split.
+    """
     release = read_release(paths, fmt, images_dir=images_dir, strict=strict)
-    return store_release(store, release, topics=topics, workspace_images_dir=workspace_images_dir, progress=progress)
+    return store_release(store, release, topics=topics, workspace_images_dir=workspace_images_dir,
+                         take_file_splits=take_file_splits, progress=progress)
 
 
 def store_release(
@@ -152,6 +162,7 @@ def store_release(
     *,
     topics: Sequence[str] = (),
     workspace_images_dir: Path | None = None,
+    take_file_splits: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Store a checked release as gold; its images as `downloaded`, for the images stage to check.
@@ -185,6 +196,8 @@ def store_release(
             if previous is not None:
                 if previous["text"] == text and existing_gold.get(document.doc_id, []) == sorted(spans):
                     report.posts_unchanged += 1
+                    if split is not None and previous["split"] != split:
+                        report.split_differs.append((document.doc_id, previous["split"], split))
                     continue
                 raise FormatError(
                     f"post {document.doc_id!r} is already in the store ({previous['source']}) with other text or tags; "
@@ -233,10 +246,17 @@ def store_release(
                     "json_object('imported_at', ?, 'imported_from', ?))",
                     image_rows,
                 )
+                if take_file_splits and report.split_differs:
+                    connection.executemany(
+                        "UPDATE posts SET split = ?, updated_at = ? WHERE post_id = ?",
+                        [(file_split, now, post_id) for post_id, _, file_split in report.split_differs],
+                    )
+                    report.splits_taken = len(report.split_differs)
                 store.log_event(
                     "import", "done", f"imported {report.posts_added} posts from {len(release.paths)} file(s)",
                     format=fmt, files=[str(p) for p in release.paths], posts=report.posts_added, images=len(image_rows),
-                    images_refused=len(report.images_refused),
+                    images_refused=len(report.images_refused), split_differs=len(report.split_differs),
+                    splits_taken=report.splits_taken,
                 )
         except sqlite3.IntegrityError as error:
             for target in copied:

@@ -49,7 +49,7 @@ def render_stats(stats: dict) -> None:
     out.print("images per post: " + ", ".join(f"{k}: {v}" for k, v in distribution.items()))
 
     audit = stats["leak_audit"]
-    table = Table(title=f"Split-leak audit (near-identical: 3-gram Jaccard ≥ {audit['threshold']})")
+    table = Table(title=f"Split-leak audit (near-identical: 3-gram Jaccard ≥ {audit['threshold']}, every pair checked)")
     table.add_column("finding")
     table.add_column("count", justify="right")
     table.add_row("identical-text groups spread over splits", str(audit["identical_groups_across_splits"]))

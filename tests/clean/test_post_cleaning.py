@@ -12,6 +12,7 @@ from cmner_build.config import load_settings
 from cmner_build.workspace import Workspace
 
 from tests.clean_helpers import add_post, snapshot
+from tests.helpers import AT_069, HUREN_A, HUREN_B
 
 NOISY = "赛后张伟表示，\u200b球队表现得非常出色！[赞]#体育# 网页链接"
 CLEAN = "赛后张伟表示，球队表现得非常出色！#体育#"
@@ -209,6 +210,16 @@ def test_near_duplicates_are_grouped_and_optionally_dropped(workspace: Workspace
     options.keep_one_per_group = False
     report = clean_corpus(store, options)
     assert sorted(report.restored) == ["A2", "A3", "B1"]
+
+
+def test_pairs_exactly_at_the_threshold_are_grouped(workspace: Workspace) -> None:
+    add_post(workspace.store, "H1", HUREN_A)
+    add_post(workspace.store, "H2", HUREN_B)  # Jaccard 0.70 with H1
+    add_post(workspace.store, "Q1", AT_069[0])
+    add_post(workspace.store, "Q2", AT_069[1])  # Jaccard 0.69: below the threshold
+    clean_corpus(workspace.store, options_for(workspace))
+    groups = dict(workspace.store.query("SELECT post_id, dup_group FROM posts"))
+    assert groups == {"H1": "H1", "H2": "H1", "Q1": None, "Q2": None}
 
 
 def test_redaction_kinds_from_settings(workspace: Workspace) -> None:

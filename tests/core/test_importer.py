@@ -43,6 +43,22 @@ def test_reimport_is_idempotent_and_a_conflict_changes_nothing(workspace, tmp_pa
     assert workspace.store.gold_spans()["A"] == [Span(0, 2, "LOC")]
 
 
+def test_a_file_that_gives_another_split_is_reported_and_taken_only_when_asked(workspace, tmp_path):
+    import_release(workspace.store, [write(tmp_path / "train.txt", "WID:A\n北\tB-LOC\n京\tI-LOC\n\nWID:B\n好\tO\n")], "cmner")
+    moved = write(tmp_path / "dev.txt", "WID:A\n北\tB-LOC\n京\tI-LOC\n\nWID:C\n是\tO\n")
+    report = import_release(workspace.store, [moved], "cmner")
+    assert report.split_differs == [("A", "train", "dev")] and report.splits_taken == 0
+    assert (report.posts_added, report.posts_unchanged) == (1, 1)
+    assert dict(workspace.store.query("SELECT post_id, split FROM posts")) == {"A": "train", "B": "train", "C": "dev"}
+    report = import_release(workspace.store, [moved], "cmner", take_file_splits=True)
+    assert report.split_differs == [("A", "train", "dev")] and report.splits_taken == 1
+    assert dict(workspace.store.query("SELECT post_id, split FROM posts")) == {"A": "dev", "B": "train", "C": "dev"}
+    # A file whose name gives no split says nothing about splits.
+    plain = write(tmp_path / "posts.txt", "WID:A\n北\tB-LOC\n京\tI-LOC\n")
+    assert import_release(workspace.store, [plain], "cmner", take_file_splits=True).split_differs == []
+    assert workspace.store.scalar("SELECT split FROM posts WHERE post_id = 'A'") == "dev"
+
+
 def test_a_bad_file_anywhere_means_nothing_is_imported(workspace, tmp_path):
     good = write(tmp_path / "train.txt", "WID:A\n好\tO\n")
     bad = write(tmp_path / "dev.txt", "WID:B\n好\tO\n坏 O\n")

@@ -75,7 +75,13 @@ def test_settings_errors_name_the_file_and_key(tmp_path):
     path.write_text("[split]\nnear_duplicate_jaccard = 2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"must be in \(0, 1\]"):
         load_settings(path).near_duplicate_jaccard
+    path.write_text('[split]\nnear_duplicate_search = "simhash"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"near_duplicate_search must be one of exact, minhash, found 'simhash'"):
+        load_settings(path).near_duplicate_search
+    path.write_text('[split]\nnear_duplicate_search = "minhash"\n', encoding="utf-8")
+    assert load_settings(path).near_duplicate_search == "minhash"
     assert load_settings(tmp_path / "missing.toml").split_ratio == "3:1:1"
+    assert load_settings(tmp_path / "missing.toml").near_duplicate_search == "exact"
 
 
 def test_open_workspace_creates_only_when_asked(tmp_path):
