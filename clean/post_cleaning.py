@@ -18,8 +18,7 @@ from cmner_build.store import Store, utc_now
 from cmner_build.clean.content_filter import drop_category
 from cmner_build.clean.migrations import MIGRATIONS
 from cmner_build.clean.options import CleanOptions
-from cmner_build.clean.privacy import redact
-from cmner_build.clean.text_rules import apply_rules
+from cmner_build.clean.privacy import redact_with_rules
 
 IN_SCOPE = ("crawled", "cleaned", "ready")
 FROZEN = ("annotating", "annotated", "gold")
@@ -59,11 +58,8 @@ class CleanReport:
 
 
 def clean_text(original_text: str, options: CleanOptions) -> tuple[str, dict[str, int]]:
-    """Rules then redaction, from the original text. Returns the text and the per-rule change counts."""
-    text, hits = apply_rules(original_text, options.rules)
-    text, pii = redact(text, options.redact_kinds)
-    hits.update({f"pii:{kind}": count for kind, count in pii.items()})
-    return text, hits
+    """Redaction, rules, redaction, from the original text. Returns the text and the per-rule change counts."""
+    return redact_with_rules(original_text, options.rules, options.redact_kinds)
 
 
 def clean_post(post_id: str, original_text: str, options: CleanOptions) -> CleanedPost:
@@ -112,9 +108,24 @@ _SCOPE = f"""FROM posts p LEFT JOIN clean_posts c ON c.post_id = p.post_id
                 OR (p.status = 'dropped' AND c.drop_reason IS NOT NULL AND c.drop_reason = p.drop_reason)"""
 
 
+# A dry run never creates the stage's tables (it opens the store read-only); absent, they read as empty.
+_NO_CLEAN_TABLES = """WITH clean_posts(post_id, config_hash, cleaned_text, drop_reason, unfit_terms, updated_at)
+                           AS (SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0),
+                      clean_rule_hits(post_id, rule, hits) AS (SELECT NULL, NULL, NULL WHERE 0) """
+
+
+def stage_tables(store: Store, *, create: bool) -> str:
+    """The SQL prefix for queries on the stage's tables: empty stand-ins when they do not exist yet.
+
+    create: apply the stage's migrations first (a writing run); a dry run never does.
+    """
+    if create:
+        store.migrate(MIGRATIONS)
+    return _NO_CLEAN_TABLES if store.pending_migrations(MIGRATIONS) else ""
+
+
 def posts_in_scope(store: Store) -> int:
-    store.migrate(MIGRATIONS)
-    return store.scalar(f"SELECT COUNT(*) {_SCOPE}", IN_SCOPE)
+    return store.scalar(f"{stage_tables(store, create=False)}SELECT COUNT(*) {_SCOPE}", IN_SCOPE)
 
 
 def clean_corpus(
@@ -125,17 +136,17 @@ def clean_corpus(
     samples: int = 5,
     progress: Callable[[int], None] | None = None,
 ) -> CleanReport:
-    store.migrate(MIGRATIONS)
+    tables = stage_tables(store, create=not dry_run)
     config_hash = options.fingerprint
     report = CleanReport(dry_run=dry_run, config_hash=config_hash)
     rows = store.query(
-        f"""SELECT p.post_id, p.original_text, p.text, p.status, p.drop_reason, p.dup_group,
+        f"""{tables}SELECT p.post_id, p.original_text, p.text, p.status, p.drop_reason, p.dup_group,
                    c.cleaned_text, c.drop_reason AS clean_reason, c.unfit_terms, c.config_hash
             {_SCOPE} ORDER BY p.rowid""",
         IN_SCOPE,
     )
     old_hits: dict[str, dict[str, int]] = {}
-    for hit in store.query("SELECT post_id, rule, hits FROM clean_rule_hits"):
+    for hit in store.query(f"{tables}SELECT post_id, rule, hits FROM clean_rule_hits"):
         old_hits.setdefault(hit["post_id"], {})[hit["rule"]] = hit["hits"]
 
     posts: list[CleanedPost] = []
@@ -144,7 +155,7 @@ def clean_corpus(
         if progress is not None:
             progress(1)
     frozen = store.query(
-        f"""SELECT p.post_id, p.original_text, p.text, c.config_hash FROM posts p
+        f"""{tables}SELECT p.post_id, p.original_text, p.text, c.config_hash FROM posts p
             LEFT JOIN clean_posts c ON c.post_id = p.post_id
             WHERE p.status IN ({",".join("?" * len(FROZEN))}) ORDER BY p.rowid""",
         FROZEN,

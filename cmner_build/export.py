@@ -10,12 +10,13 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .errors import CmnerError
 from .formats import format_tagged
 from .model import BIO_TAGS, Span, spans_to_bio, tokenize
 from .near_duplicates import group_pairs, near_duplicate_pairs
+from .privacy import KINDS, refuse_private_data
 from .splits import SPLITS, assign_splits, parse_ratio
 from .store import Store, utc_now
 
@@ -111,6 +112,7 @@ def export_corpus(
     near_duplicate_jaccard: float = 0.7,
     images_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    private_kinds: Sequence[str] = KINDS,
 ) -> ExportReport:
     if fmt not in EXPORT_FORMATS:
         raise CmnerError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
@@ -128,6 +130,7 @@ def export_corpus(
                 f"and cannot be written as {fmt}; use --format {other}, jsonl or parquet"
             )
 
+    refuse_private_data(store, private_kinds)  # before anything is written, the split assignment included
     assignment, groups_together = choose_splits(store, posts, ratio, seed, keep_splits, near_duplicate_jaccard)
     report = ExportReport(out_dir=out_dir, groups_kept_together=groups_together)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,10 @@ class Workspace:
     def store(self) -> Store:
         return Store(self.db_path)
 
+    def read_only_store(self) -> Store:
+        """A second, read-only connection (dry runs): it cannot change corpus.db. The caller closes it."""
+        return Store(self.db_path, read_only=True)
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

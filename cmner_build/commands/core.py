@@ -78,6 +78,7 @@ def export(
     """Write train / dev / test, stratified by topic and leak-free, with the images beside the text."""
     from ..console import info, progress_task, warn
     from ..export import EXPORT_FORMATS, export_corpus
+    from ..privacy import kinds_from_settings
     from ..splits import parse_ratio
 
     workspace = open_ws(ctx)
@@ -92,7 +93,7 @@ def export(
             workspace.store, out_dir, fmt=fmt, ratio=ratio,
             seed=settings.seed if seed is None else seed, keep_splits=keep_splits,
             near_duplicate_jaccard=settings.near_duplicate_jaccard, images_dir=workspace.images_dir,
-            progress=advance,
+            progress=advance, private_kinds=kinds_from_settings(settings),
         )
     if report.missing_images:
         warn(f"{len(report.missing_images)} kept images are not in {workspace.images_dir} (e.g. {report.missing_images[0]})")
@@ -107,10 +108,12 @@ def stats(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots to <workspace>/exports/."),
 ) -> None:
     """Print the paper's Table 1, topic / image / entity / length distributions and a split-leak audit."""
+    from cmner_build.privacy import kinds_from_settings
     from cmner_build.stats.corpus_stats import compute_stats
 
     workspace = open_ws(ctx)
-    result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard)
+    result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard,
+                           kinds_from_settings(workspace.settings))
     if plots:
         from cmner_build.stats.plots import write_plots
 
