@@ -12,7 +12,8 @@ from .common import open_ws, print_json
 def register(app: typer.Typer) -> None:
     app.command(
         "clean",
-        epilog="Example: cmner-build -w my-corpus clean --dry-run   (then: cmner-build -w my-corpus clean)",
+        epilog="Example: cmner-build -w my-corpus clean --dry-run   (then: cmner-build -w my-corpus clean; "
+               "for gold posts: cmner-build -w my-corpus clean --gold)",
     )(clean)
     app.command("images", epilog="Example: cmner-build -w my-corpus images --report")(images)
 
