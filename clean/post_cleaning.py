@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from cmner_build.near_duplicates import group_pairs, near_duplicate_pairs
+from cmner_build.privacy import private_data_by_post
 from cmner_build.store import Store, utc_now
 
 from cmner_build.clean.content_filter import drop_category
@@ -51,6 +52,7 @@ class CleanReport:
     duplicate_groups: int = 0
     posts_in_duplicate_groups: int = 0
     frozen_would_change: list[str] = field(default_factory=list)
+    gold_with_private_data: list[str] = field(default_factory=list)  # `clean --gold` masks them
     samples: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -204,6 +206,7 @@ def clean_corpus(
             totals["posts"] += 1
             totals["changes"] += count
     report.samples = pick_samples(posts, options, samples)
+    report.gold_with_private_data = list(private_data_by_post(store, options.redact_kinds, ("gold",)))
 
     if not dry_run:
         with store.transaction() as connection:

@@ -62,6 +62,9 @@ def render_clean_report(report: CleanReport) -> None:
         ids = ", ".join(report.frozen_would_change[:10])
         warn(f"{len(report.frozen_would_change)} posts already pushed to annotation would get another text under the "
              f"current rules; they are left as they are: {ids}")
+    if report.gold_with_private_data:
+        warn(f"{len(report.gold_with_private_data)} gold posts hold private data and export refuses them; mask it "
+             f"with `clean --gold`: {', '.join(report.gold_with_private_data[:10])}")
     if report.dry_run:
         info(f"dry run: {report.posts_changed:,} post records would be updated; run without --dry-run to write")
     elif report.posts_changed:

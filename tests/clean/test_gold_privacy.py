@@ -39,6 +39,8 @@ def exported(path: Path) -> dict[str, tuple[str, list[str]]]:
 
 def test_clean_gold_masks_in_place_keeps_tags_and_leaves_a_hit_on_an_entity_to_a_person(workspace, tmp_path):
     import_posts(workspace, tmp_path)
+    plain = run_cli("-w", workspace.root, "clean")  # leaves gold posts alone, but points at them
+    assert "3 gold posts hold private data" in plain.output and "clean --gold" in plain.output
     spans_before = workspace.store.gold_spans()
     result = run_cli("-w", workspace.root, "clean", "--gold", "--json")
     assert result.exit_code == 0, result.output
