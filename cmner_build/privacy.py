@@ -21,7 +21,8 @@ The clean stage redacts crawled posts with these rules, `clean --gold` masks gol
     A run-together number with another prefix is too often a Weibo mid (16 digits) or an order number.
 
 Full-width characters (１３８…, ＱＱ：, ＠) are matched as their half-width forms through a map that
-keeps every character in place (FF01-FF5E and the ideographic space), so every offset found on the
+keeps every character in place (full-width digits, letters and the signs the patterns use, and the
+ideographic space; Chinese punctuation such as ，。！ is left alone), so every offset found on the
 normalised text is an offset of the original and a mask replaces exactly the original characters.
 NFKC would change lengths (`①` becomes `1`, `™` becomes `TM`). Nothing inside a URL is touched.
 Patterns use lookarounds, never `\\b`: CJK characters are `\\w`, so `\\b` finds no boundary next to them.
@@ -53,10 +54,10 @@ ALLOWED_KEY = "pii_allowed"
 
 # Full-width digits, letters and the signs the patterns use, to their half-width forms; dash look-alikes
 # to '-'. Chinese punctuation such as ，。！ is left alone: no pattern needs it.
-_WIDE_SIGNS = "＠＋－（）［］【】｛｝＜＞：．＃／＿％、　"
+_WIDE_SIGNS = "＠＋－（）［］｛｝＜＞：．＃／＿％"
 _HALF_WIDTH: dict[int, int] = {code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)}
 _HALF_WIDTH.update({code: code - 0xFEE0 for code in [*range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]})
-_HALF_WIDTH.update({ord(sign): ord(sign) - 0xFEE0 for sign in _WIDE_SIGNS if 0xFF01 <= ord(sign) <= 0xFF5E})
+_HALF_WIDTH.update({ord(sign): ord(sign) - 0xFEE0 for sign in _WIDE_SIGNS})
 _HALF_WIDTH.update({0x3000: 0x20, 0xFE6B: ord("@"), 0x2010: 0x2D, 0x2011: 0x2D, 0x2012: 0x2D, 0x2013: 0x2D, 0x2212: 0x2D})
 _WIDE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_HALF_WIDTH)) + "]")
 
