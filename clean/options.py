@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cmner_build.config import Settings
 from cmner_build.errors import ConfigError
-from cmner_build.privacy import KINDS, kinds_from_settings
+from cmner_build.privacy import KINDS, RULES_FINGERPRINT, kinds_from_settings
 
 from cmner_build.clean.content_filter import ContentFilter, default_lexicon_path
 from cmner_build.clean.text_rules import TextRule, describe_rules, rules_from_settings
@@ -56,6 +56,7 @@ class CleanOptions:
         described = {
             "rules": [(r["name"], r["enabled"], r["pattern"], r["replacement"]) for r in describe_rules(self.rules)],
             "redact": list(self.redact_kinds),
+            "privacy_rules": RULES_FINGERPRINT,
             "lexicon": self.content_filter.fingerprint,
             "max_chars": self.max_chars,
             "jaccard": self.near_duplicate_jaccard,

@@ -30,6 +30,7 @@ Patterns use lookarounds, never `\\b`: CJK characters are `\\w`, so `\\b` finds 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -94,6 +95,13 @@ WECHAT = re.compile(
 GROUPED_CARD = re.compile(r"(?<![0-9A-Za-z\-])\d{4}([ -])\d{4}(?:\1\d{4}){2}(?:\1\d{1,3})?(?![0-9]|[ -]\d)")
 RUN_CARD = re.compile(r"(?<![0-9A-Za-z])\d{16,19}(?![0-9A-Za-z])")
 _CARD_WORD = re.compile(r"(?i)(?:卡号|银行卡|信用卡|储蓄卡|借记卡|账号|帐号|card)")
+
+# Changes whenever a pattern changes: part of the clean stage's settings fingerprint, so posts cleaned
+# under other rules are noticed.
+RULES_FINGERPRINT = hashlib.sha256("\n".join(
+    pattern.pattern for pattern in (_URL, PHONE, KEYWORD_LANDLINE, ID_CARD, EMAIL, WRITTEN_EMAIL, QQ, WECHAT,
+                                    GROUPED_CARD, RUN_CARD, _CARD_WORD)
+).encode("utf-8")).hexdigest()[:16]
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
