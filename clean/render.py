@@ -12,6 +12,7 @@ from cmner_build.console import err, info, out, warn
 from cmner_build.clean.image_report import ImageReportSummary
 from cmner_build.clean.image_stage import ImagesReport
 from cmner_build.clean.post_cleaning import CleanReport
+from cmner_build.clean.privacy import GoldPrivacyReport
 
 SCREEN_ROWS = 30
 
@@ -61,6 +62,9 @@ def render_clean_report(report: CleanReport) -> None:
         ids = ", ".join(report.frozen_would_change[:10])
         warn(f"{len(report.frozen_would_change)} posts already pushed to annotation would get another text under the "
              f"current rules; they are left as they are: {ids}")
+    if report.gold_with_private_data:
+        warn(f"{len(report.gold_with_private_data)} gold posts hold private data and export refuses them; mask it "
+             f"with `clean --gold`: {', '.join(report.gold_with_private_data[:10])}")
     if report.dry_run:
         info(f"dry run: {report.posts_changed:,} post records would be updated; run without --dry-run to write")
     elif report.posts_changed:
@@ -68,6 +72,31 @@ def render_clean_report(report: CleanReport) -> None:
         info(f"{report.posts_changed:,} post records updated (text, status or drop reason)")
     else:
         info("0 post records updated (nothing to do)")
+
+
+def render_gold_privacy(report: GoldPrivacyReport) -> None:
+    title = "Dry run: nothing written" if report.dry_run else "clean --gold"
+    table = Table(title=f"{title}: {report.posts_checked:,} gold posts, {len(report.posts_masked):,} masked")
+    table.add_column("kind")
+    table.add_column("hits masked", justify="right")
+    for kind, count in sorted(report.masked.items()):
+        table.add_row(kind, f"{count:,}")
+    out.print(table)
+    for dropped in report.entities_dropped:
+        out.print(f"  {dropped['post_id']}: entity {dropped['label']} {dropped['text']!r} dropped", markup=False)
+    if report.allowed:
+        info(f"{len(report.allowed)} hits are declared public and kept "
+             f"(posts {', '.join(sorted({row['post_id'] for row in report.allowed})[:10])})")
+    if report.conflicts:
+        warn(f"{len(report.conflicts)} hits overlap an entity and were left for you to decide; export refuses "
+             "these posts until then:")
+        for row in report.conflicts[:SCREEN_ROWS]:
+            out.print(f"  {row['post_id']}: {row['kind']} {row['value']!r} inside {row['entity']} "
+                      f"{row['entity_text']!r}", markup=False)
+        err.print("decide with `clean --gold --allow-pii POST_ID` (public, keep it) or "
+                  "`clean --gold --drop-entity POST_ID` (mask it, drop the entity)", markup=False, highlight=False)
+    if report.dry_run:
+        info(f"dry run: {len(report.posts_masked):,} gold posts would be masked; run without --dry-run to write")
 
 
 def render_images_result(report: ImagesReport) -> None:

@@ -63,9 +63,11 @@ image_referer = "https://weibo.com/"
 
 [clean]
 # `cmner-build clean` rebuilds posts.text from the original text with the built-in rules (list them
-# with `cmner-build clean --list-rules`), then your rules, then redaction and the content filter.
-# Privacy: kinds that are masked (<PHONE>, <ID>, <EMAIL>, <QQ>).
-redact = ["phone", "id_card", "email", "qq"]
+# with `cmner-build clean --list-rules`) and your rules, with redaction before and after them, then the
+# content filter.
+# Privacy: kinds that are masked (<PHONE>, <ID>, <EMAIL>, <QQ>, <WECHAT>, <CARD>); `export` refuses gold
+# posts holding one (mask them with `clean --gold`) and `stats` counts what is left.
+redact = ["phone", "id_card", "email", "qq", "wechat", "bank_card"]
 # Unfit content: posts with a lexicon term are dropped as unfit:<category>. The bundled lexicon is
 # small; add files with one `term<TAB>category` per line (paths relative to this folder).
 default_lexicon = true

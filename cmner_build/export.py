@@ -16,7 +16,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .errors import CmnerError
 from .formats import format_tagged
@@ -28,6 +28,7 @@ from .safety import (
     staged_folder,
 )
 from .splits import SPLITS, SplitPlan, parse_ratio, plan_splits
+from .privacy import KINDS, refuse_private_data
 from .store import Store, utc_now
 
 EXPORT_FORMATS: tuple[str, ...] = ("cmner", "twitter2015", "jsonl", "parquet")
@@ -131,6 +132,7 @@ def export_corpus(
     near_duplicate_search: str = "exact",
     images_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    private_kinds: Sequence[str] = KINDS,
 ) -> ExportReport:
     """Compute the splits, write the release into a folder beside `out_dir`, swap it in, record the splits.
 
@@ -152,6 +154,7 @@ def export_corpus(
             raise CmnerError("no gold posts to export: import a release or adjudicate annotations first")
         _check_tokenization(posts, fmt)
         check_replaceable(out_dir)
+        refuse_private_data(store, private_kinds)  # before anything is written, the split assignment included
         plan, groups = choose_splits(posts, ratio, seed, resplit, near_duplicate_jaccard, near_duplicate_search)
         assignment = plan.assignment
         report = ExportReport(

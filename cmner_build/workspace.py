@@ -63,6 +63,10 @@ class Workspace:
         _settle_interrupted_export(self.root, store)
         return store
 
+    def read_only_store(self) -> Store:
+        """A second, read-only connection (dry runs): it cannot change corpus.db. The caller closes it."""
+        return Store(self.db_path, read_only=True)
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

@@ -59,5 +59,16 @@ def render_stats(stats: dict) -> None:
     for example in audit["examples"][:5]:
         out.print(f"  {' / '.join(example['post_ids'])} ({' / '.join(example['splits'])}, "
                   f"J={example['jaccard']:.2f}): {example['text']}", markup=False)
+    private = stats["private_data"]
+    table = Table(title="Private data still in the corpus (posts not dropped; what the privacy rules would mask)")
+    table.add_column("kind")
+    table.add_column("hits", justify="right")
+    for kind, count in private["hits_by_kind"].items():
+        table.add_row(kind, f"{count:,}")
+    table.add_row("posts holding some", f"{private['posts']:,}")
+    table.add_row("  of which gold (export refuses them)", f"{private['gold_posts']:,}")
+    out.print(table)
+    if private["gold_post_ids"]:
+        out.print(f"  gold posts: {', '.join(private['gold_post_ids'])} (mask with `clean --gold`)", markup=False)
     for path in stats.get("plots", []):
         out.print(f"plot: {path}", markup=False)

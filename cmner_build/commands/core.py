@@ -115,6 +115,7 @@ def export(
     """
     from ..console import info, progress_task, warn
     from ..export import EXPORT_FORMATS, export_corpus
+    from ..privacy import kinds_from_settings
     from ..splits import parse_ratio
 
     workspace = open_ws(ctx)
@@ -132,7 +133,7 @@ def export(
             seed=settings.seed if seed is None else seed, resplit=resplit,
             near_duplicate_jaccard=settings.near_duplicate_jaccard,
             near_duplicate_search=settings.near_duplicate_search, images_dir=workspace.images_dir,
-            progress=advance,
+            progress=advance, private_kinds=kinds_from_settings(settings),
         )
     if report.refused_posts:
         warn(f"{len(report.refused_posts)} gold posts left out: their id cannot be written in a release "
@@ -160,10 +161,12 @@ def stats(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots to <workspace>/exports/."),
 ) -> None:
     """Print the paper's Table 1, topic / image / entity / length distributions and a split-leak audit."""
+    from cmner_build.privacy import kinds_from_settings
     from cmner_build.stats.corpus_stats import compute_stats
 
     workspace = open_ws(ctx)
-    result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard)
+    result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard,
+                           kinds_from_settings(workspace.settings))
     if plots:
         from cmner_build.stats.plots import write_plots
 

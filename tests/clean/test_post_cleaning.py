@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from cmner_build.clean.migrations import MIGRATIONS
 from cmner_build.clean.options import CleanOptions
 from cmner_build.clean.post_cleaning import clean_corpus
 from cmner_build.config import load_settings
@@ -86,7 +87,8 @@ def test_dry_run_writes_nothing_and_shows_samples(workspace: Workspace) -> None:
     add_post(store, "P1", NOISY)
     add_post(store, "P2", "砍死你！")
     options = options_for(workspace)
-    clean_corpus(store, options, dry_run=True)  # applies the stage's migration, writes no post
+    clean_corpus(store, options, dry_run=True)  # writes nothing, not even the stage's tables
+    assert store.pending_migrations(MIGRATIONS) == ["clean/0001_clean_posts"]
     before = snapshot(store)
     report = clean_corpus(store, options, dry_run=True, samples=10)
     assert snapshot(store) == before
@@ -243,3 +245,15 @@ def test_bad_settings_are_reported_by_name(workspace: Workspace, config: str, me
         options_for(workspace, config)
     assert str(caught.value).startswith(str(workspace.config_path))
     assert message in str(caught.value)
+
+
+def test_private_data_is_redacted_before_a_text_rule_can_disguise_it(workspace: Workspace) -> None:
+    store = workspace.store
+    add_post(store, "P1", "有事发邮件zhang[at]qq.com[哈哈]，或加ＱＱ：１２３４５６７８９")
+    add_post(store, "P2", "电话138\u200b1234\u200b5678[赞]")  # takes shape once zero-width characters are gone
+    report = clean_corpus(store, options_for(workspace))
+    texts = dict(store.query("SELECT post_id, text FROM posts"))
+    assert texts["P1"] == "有事发邮件<EMAIL>，或加ＱＱ：<QQ>"
+    assert texts["P2"] == "电话<PHONE>"
+    assert report.rules["pii:email"] == {"posts": 1, "changes": 1}
+    assert report.rules["pii:phone"] == {"posts": 1, "changes": 1}

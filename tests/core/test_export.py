@@ -9,6 +9,9 @@ from cmner_build.export import export_corpus, leak_groups, load_gold_posts
 from cmner_build.formats import read_tagged_file
 from cmner_build.importer import import_release
 from cmner_build.near_duplicates import near_duplicate_pairs
+from cmner_build.privacy import ALLOWED_KEY
+
+from tests.helpers import mask_gold_private_data
 
 from tests.helpers import AT_070, AT_071, AT_075, HUREN_A, HUREN_B
 
@@ -105,8 +108,9 @@ def test_export_refuses_what_it_cannot_write(workspace, tmp_path, shared_data):
     assert (tmp_path / "tw" / "dev.txt").read_text(encoding="utf-8").startswith("IMGID:")
 
 
-def test_a_plain_export_reproduces_the_release_exactly(release_workspace, tmp_path, shared_data):
+def test_a_plain_export_reproduces_the_release_exactly_but_its_private_data(release_workspace, tmp_path, shared_data):
     sources = {name: shared_data / "cmner" / f"{name}.txt" for name in ("train", "dev")}
+    assert mask_gold_private_data(release_workspace.store) == {"phone": 1}  # dev post Lcd7WqN4e
     report = export_corpus(release_workspace.store, tmp_path / "out", fmt="cmner", ratio="3:1:1",
                            images_dir=release_workspace.images_dir)
     assert report.posts_by_split == {"train": 3000, "dev": 1000, "test": 0}
@@ -121,11 +125,17 @@ def test_a_plain_export_reproduces_the_release_exactly(release_workspace, tmp_pa
     for name, source in sources.items():
         original = [(d.doc_id, d.tokens, d.tags) for d in read_tagged_file(source, "cmner").documents]
         exported = [(d.doc_id, d.tokens, d.tags) for d in read_tagged_file(tmp_path / "out" / f"{name}.txt", "cmner").documents]
-        assert exported == original
+        differing = [(a, b) for a, b in zip(original, exported) if a != b]
+        assert len(exported) == len(original) and len(differing) == (1 if name == "dev" else 0)
+        for (doc_id, tokens, tags), (exported_id, exported_tokens, exported_tags) in differing:
+            assert (exported_id, exported_tags) == (doc_id, tags) and doc_id == "Lcd7WqN4e"
+            changed = "".join(a for a, b in zip(tokens, exported_tokens) if a != b)
+            assert changed == "18076315634" and "".join(exported_tokens).endswith("预约电话：***********")
     assert (tmp_path / "out" / "test.txt").read_bytes() == b""
 
 
 def test_resplit_of_the_release_has_no_leak_and_says_how_many_posts_move(release_workspace, tmp_path):
+    mask_gold_private_data(release_workspace.store)
     before = dict(release_workspace.store.query("SELECT post_id, split FROM posts"))
     report = export_corpus(release_workspace.store, tmp_path / "out", fmt="cmner", ratio="3:1:1", seed=42, resplit=True)
     after = dict(release_workspace.store.query("SELECT post_id, split FROM posts"))
@@ -159,3 +169,34 @@ def test_pairs_at_and_just_above_the_threshold_are_exported_into_one_split(works
                    for d in read_tagged_file(tmp_path / "out" / f"{split}.txt", "cmner").documents}
         for name in pairs:
             assert written[f"{name}a"] == written[f"{name}b"], (seed, name)
+
+
+def release_with_private_data(tmp_path):
+    """Three posts: a phone number outside any entity, a QQ number in full-width digits, and a clean one."""
+    posts = {
+        "PRIV1": ("张三在北京，电话13812345678#体育#", {0: "B-PER", 1: "I-PER", 3: "B-LOC", 4: "I-LOC"}),
+        "PRIV2": ("李四说ＱＱ：１２３４５６７８９#旅游#", {0: "B-PER", 1: "I-PER"}),
+        "CLEAN": ("王五在上海看比赛#科技#", {0: "B-PER", 1: "I-PER", 3: "B-LOC", 4: "I-LOC"}),
+    }
+    blocks = []
+    for post_id, (text, tags) in posts.items():
+        blocks.append("\n".join([f"WID:{post_id}"] + [f"{c}\t{tags.get(i, 'O')}" for i, c in enumerate(text)]))
+    path = tmp_path / "private.txt"
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+def test_export_refuses_gold_posts_with_private_data_names_them_and_writes_nothing(workspace, tmp_path):
+    import_release(workspace.store, [release_with_private_data(tmp_path)], "cmner")
+    with pytest.raises(CmnerError) as caught:
+        export_corpus(workspace.store, tmp_path / "out", fmt="cmner", ratio="1:1:1")
+    message = str(caught.value)
+    assert "2 gold posts still hold private data: PRIV1 (phone), PRIV2 (qq)" in message
+    assert "clean --gold" in message and "CLEAN" not in message
+    assert not (tmp_path / "out").exists()
+    assert workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE split IS NOT NULL") == 0
+    # A kind switched off in clean.redact is not checked; a value a person declared public is exported.
+    export_corpus(workspace.store, tmp_path / "qq-only", fmt="jsonl", ratio="1:1:1", private_kinds=("email",))
+    workspace.store.execute("UPDATE posts SET meta = ? WHERE post_id = 'PRIV1'", (json.dumps({ALLOWED_KEY: ["13812345678"]}),))
+    with pytest.raises(CmnerError, match=r"1 gold posts still hold private data: PRIV2 \(qq\)"):
+        export_corpus(workspace.store, tmp_path / "out", fmt="cmner", ratio="1:1:1")
