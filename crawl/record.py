@@ -117,6 +117,17 @@ def mark_image_gone(store: Store, image_id: int, status: int) -> None:
     )
 
 
+def mark_image_bad(store: Store, image_id: int, reason: str, detail: str) -> None:
+    """A body that arrived but is no picture: dropped with the clean stage's reason and the detail that
+    `images --report` shows (images.meta.check.detail)."""
+    store.execute(
+        "UPDATE images SET status = 'dropped', drop_reason = ?, "
+        "meta = json_set(COALESCE(meta, '{}'), '$.check', json_object('detail', ?, 'source', 'crawl')) "
+        "WHERE image_id = ? AND status = 'pending'",
+        (reason, detail, image_id),
+    )
+
+
 def pending_images(store: Store, post_id: str | None = None, topic: str | None = None) -> list[Any]:
     """Pictures of crawled posts still waiting for their bytes, in post and picture order."""
     sql = (

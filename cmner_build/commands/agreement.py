@@ -222,11 +222,10 @@ def _say(line: str) -> None:
 
 def _print_summary(summary, extra: dict, reviewed: int) -> None:
     from rich import box
-    from rich.table import Table
+    
+    from ..console import DataTable, info, out
 
-    from ..console import info, out
-
-    table = Table(box=box.SIMPLE, pad_edge=False, title="Conflict clusters", title_justify="left")
+    table = DataTable(box=box.SIMPLE, pad_edge=False, title="Conflict clusters", title_justify="left")
     for column in ("type", "found", "still open"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for kind, count in summary.clusters_by_type.items():

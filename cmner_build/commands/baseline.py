@@ -152,13 +152,12 @@ def _outcome_row(outcome, model: str, images: str) -> dict:
 
 
 def _print_table_2(rows: list[dict], *, to_stdout: bool = False) -> None:
-    from rich.table import Table
-
+    
     from cmner_build.model import LABELS
 
-    from ..console import err, out
+    from ..console import DataTable, err, out
 
-    table = Table(title="Baselines (P / R / F1 overall, F1 per type; % on the split shown)")
+    table = DataTable(title="Baselines (P / R / F1 overall, F1 per type; % on the split shown)")
     columns = ["run", "model", "images", "epoch", "split", "P", "R", "F1", *LABELS]
     for column in columns:
         table.add_column(column, no_wrap=True,
@@ -277,9 +276,8 @@ def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -
 
     from cmner_build.baselines.errors_analysis import ERROR_KINDS, count_errors, image_changed_posts, render
     from cmner_build.baselines.runs import evaluated_split, load_run, resolve_run
-    from rich.table import Table
-
-    from ..console import out
+    
+    from ..console import DataTable, out
 
     out = _wide(out)
     loaded = []
@@ -309,7 +307,7 @@ def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -
             comparison["posts"] = comparison["posts"][:limit]
         print_json({"errors": counts, "comparisons": comparisons})
         return
-    table = Table(title="Errors by kind (entities)")
+    table = DataTable(title="Errors by kind (entities)")
     for column in ["run", "split", "gold", "predicted", "correct", *ERROR_KINDS]:
         table.add_column(column.replace("_", " "), justify="left" if column in ("run", "split") else "right")
     for row in counts:
