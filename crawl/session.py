@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from cmner_build.safety import UnsafeInputError
+from cmner_build.safety import UnsafeInputError, is_valid_post_id
 from cmner_build.store import Store
 
 from cmner_build.crawl import state
@@ -135,6 +135,11 @@ class CrawlSession:
     def download_image(self, row: Any) -> bool:
         """Fetch one pending picture (or adopt a complete file a killed run already wrote). True if stored."""
         image_id, post_id, position, url = row["image_id"], row["post_id"], row["position"], row["url"]
+        if not is_valid_post_id(post_id):  # stored before ids were checked: never a file name
+            with self.store.transaction():
+                mark_image_bad(self.store, image_id, "invalid_post_id", f"post id {post_id!r} cannot name a file")
+            self.reject("invalid_id", f"picture of post {post_id!r} not fetched: the id is not a valid post id")
+            return False
         found = existing_image(self.images_dir, post_id, position)
         fetch_url = fetch_image_url(url, self.settings.image_base)
         if found is not None:

@@ -277,7 +277,7 @@ def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -
     from cmner_build.baselines.errors_analysis import ERROR_KINDS, count_errors, image_changed_posts, render
     from cmner_build.baselines.runs import evaluated_split, load_run, resolve_run
     
-    from ..console import DataTable, out
+    from ..console import DataTable, out, plain
 
     out = _wide(out)
     loaded = []
@@ -316,8 +316,8 @@ def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -
     if not comparisons:
         out.print("(give a text-only run and a multimodal run to see the posts where the image changed the outcome)")
     for comparison in comparisons:
-        out.rule(f"image changed the outcome: {comparison['text_run']} (text) vs {comparison['image_run']} "
-                 f"(image): helped {comparison['helped']}, hurt {comparison['hurt']}")
+        out.rule(plain(f"image changed the outcome: {comparison['text_run']} (text) vs {comparison['image_run']} "
+                       f"(image): helped {comparison['helped']}, hurt {comparison['hurt']}"))
         joiner = comparison["joiner"]
         for post in comparison["posts"][:limit]:
             out.print(f"{post['post_id']} ({post['split']}, image {post['effect']}: "
