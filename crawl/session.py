@@ -201,6 +201,9 @@ class CrawlSession:
 
     def adopt_archived_image(self, row: Any, source: Path) -> bool:
         """Copy a picture's bytes found in an archive into images/ (from-archive); False if they are bad."""
+        if not is_valid_post_id(row["post_id"]) or source.is_symlink():
+            self.reject("bad_image", f"{source.name}: not adopted for post {row['post_id']!r}", files=True)
+            return False
         data = source.read_bytes()
         try:
             image_file = write_image(self.images_dir, row["post_id"], row["position"], data)

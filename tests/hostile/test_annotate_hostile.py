@@ -101,21 +101,17 @@ def test_the_total_limit_counts_every_member(root: Path, tmp_path: Path) -> None
 
 
 def lie_about_size(path: Path, member: str, declared: int) -> None:
-    """Rewrite the member's uncompressed size in the local header and the central directory."""
+    """Rewrite the member's uncompressed size in its local header and in the central directory."""
     data = bytearray(path.read_bytes())
     name = member.encode()
-    local = data.find(b"PK\x03\x04")
-    while local != -1:
-        name_length = struct.unpack_from("<H", data, local + 26)[0]
-        if data[local + 30: local + 30 + name_length] == name:
-            struct.pack_into("<I", data, local + 22, declared)
-        local = data.find(b"PK\x03\x04", local + 4)
-    central = data.find(b"PK\x01\x02")
-    while central != -1:
-        name_length = struct.unpack_from("<H", data, central + 28)[0]
-        if data[central + 46: central + 46 + name_length] == name:
-            struct.pack_into("<I", data, central + 24, declared)
-        central = data.find(b"PK\x01\x02", central + 4)
+    # (signature, offset of the uncompressed size, of the name length, of the name) in each header kind
+    for signature, size_at, length_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
+        offset = data.find(signature)
+        while offset != -1:
+            length = struct.unpack_from("<H", data, offset + length_at)[0]
+            if data[offset + name_at: offset + name_at + length] == name:
+                struct.pack_into("<I", data, offset + size_at, declared)
+            offset = data.find(signature, offset + 4)
     path.write_bytes(bytes(data))
 
 
