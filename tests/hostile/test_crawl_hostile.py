@@ -247,3 +247,69 @@ def test_archive_links_are_not_followed(layout, tmp_path: Path) -> None:
     result = run_cli("-w", root, "crawl", "--from-archive", archive, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["posts_seen"] == 0
+
+
+def test_hostile_crawl_killed_at_several_points_then_resumed(layout, tmp_path: Path) -> None:
+    """Bad ids and broken pictures under SIGKILL: the re-run ends with exactly the good posts, every bad
+    picture recorded once with its reason, nothing outside the workspace, an intact store."""
+    import os
+    import random
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    root, sentinel = layout
+    site = FakeWeibo()
+    site.latency = 0.01
+    mblogs, _ = mblogs_with_bad_ids(sentinel, site.images)
+    bad_body = {"goodpid": False}  # picture id -> whether its body is an HTML page
+    for index in range(16):
+        pid = f"fine{index:02d}"
+        bad_body[pid] = index % 4 == 0
+        site.images[pid] = b"<html>blocked</html>" if bad_body[pid] else jpeg_bytes(100 + index)
+        mblogs.append(make_mblog(BASE_MID + 100 + index, f"第{index}条：{TOPIC}比赛", [pid], topic=TOPIC))
+    site.containers[f"231522type=1&t=10&q=#{TOPIC}#"] = Container(mblogs, page_size=5)
+    site.start()
+    command = [sys.executable, "-c", "from cmner_build.cli import main; main()", "-w", str(root), "crawl",
+               "-t", TOPIC, "--container", "topic", "--api-base", site.base_url, "--image-base", site.image_base]
+    rng = random.Random(int(os.environ.get("CRAWL_KILL_SEED", "20240620")))
+    kills = 0
+    try:
+        for _ in range(4):
+            served = sum(site.served.values())
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 20
+            while sum(site.served.values()) < served + rng.randint(1, 6) and process.poll() is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.005)
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait(timeout=30)
+        final = subprocess.run(command, capture_output=True, timeout=120)
+        assert final.returncode == 0, final.stderr.decode(errors="replace")[-2000:]
+    finally:
+        site.stop()
+    assert kills >= 2
+    connection = sqlite3.connect(root / "corpus.db")
+    connection.row_factory = sqlite3.Row
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        posts = [row["post_id"] for row in connection.execute("SELECT post_id FROM posts")]
+        images = {json.loads(row["meta"])["pid"]: row for row in connection.execute("SELECT * FROM images")}
+    finally:
+        connection.close()
+    assert len(posts) == len(set(posts)) == 17  # the good posts, each once; no post with a bad id
+    assert set(images) == set(bad_body)
+    for pid, is_bad in bad_body.items():
+        row = images[pid]
+        if is_bad:
+            assert (row["status"], row["drop_reason"]) == ("dropped", "html_not_image")
+        else:
+            assert row["status"] == "downloaded" and (root / "images" / row["file_name"]).is_file()
+    files = sorted(path.name for path in (root / "images").iterdir())
+    assert files == sorted(row["file_name"] for row in images.values() if row["status"] == "downloaded")
+    assert not any(sentinel.rglob("*"))
