@@ -13,10 +13,10 @@ from cmner_build.store import Store
 from cmner_build.crawl import state
 from cmner_build.crawl.archive import ArchiveWriter, parse_at
 from cmner_build.crawl.endpoints import fetch_image_url
-from cmner_build.crawl.fetch import BadContent, Fault, Fetcher, Gone, Reply
+from cmner_build.crawl.fetch import BadContent, CrawlBlocked, Fault, Fetcher, Gone, Reply
 from cmner_build.crawl.images import BadImage, existing_image, image_type, keep_in_archive, write_image
 from cmner_build.crawl.parse import image_pid
-from cmner_build.crawl.record import mark_downloaded, mark_image_bad, mark_image_gone
+from cmner_build.crawl.record import mark_downloaded, mark_image_bad, mark_image_gone, note_image_failure
 from cmner_build.crawl.settings import CrawlSettings
 from cmner_build.crawl.summary import CrawlSummary
 
@@ -156,6 +156,12 @@ class CrawlSession:
 
             try:
                 reply, _ = self.fetcher.image(fetch_url, check)
+            except CrawlBlocked as blocked:
+                # Transport faults stop the run (the next one resumes), but this picture goes to the end of
+                # the queue: one picture that keeps failing never keeps the others from being fetched.
+                with self.store.transaction():
+                    note_image_failure(self.store, image_id, str(blocked))
+                raise
             except Gone as gone:
                 with self.store.transaction():
                     mark_image_gone(self.store, image_id, gone.status)

@@ -313,3 +313,32 @@ def test_hostile_crawl_killed_at_several_points_then_resumed(layout, tmp_path: P
     files = sorted(path.name for path in (root / "images").iterdir())
     assert files == sorted(row["file_name"] for row in images.values() if row["status"] == "downloaded")
     assert not any(sentinel.rglob("*"))
+
+
+def test_one_picture_that_keeps_failing_does_not_keep_the_others_from_being_fetched(layout) -> None:
+    root, _ = layout
+    site = FakeWeibo()
+    mblogs = []
+    for index, pid in enumerate(("stuck", "second", "third")):
+        site.images[pid] = jpeg_bytes(index)
+        mblogs.append(make_mblog(BASE_MID + 200 + index, f"第{index}条：{TOPIC}", [pid], topic=TOPIC))
+    site.containers[f"231522type=1&t=10&q=#{TOPIC}#"] = Container(mblogs)
+    site.fail("/stuck.jpg", *["500"] * 20)
+    site.start()
+    try:
+        stored = run_cli("-w", root, "crawl", "-t", TOPIC, "--container", "topic", "--no-images",
+                         "--api-base", site.base_url, "--image-base", site.image_base)
+        assert stored.exit_code == 0, stored.output
+        first = run_cli("-w", root, "crawl", "--download-images", "--image-base", site.image_base)
+        assert first.exit_code == 2 and "the server answered HTTP 500" in first.error
+        second = run_cli("-w", root, "crawl", "--download-images", "--image-base", site.image_base)
+        assert second.exit_code == 2 and "stuck.jpg" in second.error
+    finally:
+        site.stop()
+    workspace = Workspace(root)
+    try:
+        rows = {json.loads(row["meta"])["pid"]: row for row in workspace.store.query("SELECT * FROM images")}
+    finally:
+        workspace.close()
+    assert rows["second"]["status"] == rows["third"]["status"] == "downloaded"
+    assert rows["stuck"]["status"] == "pending" and json.loads(rows["stuck"]["meta"])["fetch_failures"] == 2
