@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from .common import print_json, workspace_root
+
+if TYPE_CHECKING:  # imported lazily at run time, so that `cmner-build --help` stays fast
+    from cmner_build.crawl.summary import CrawlSummary
+    from cmner_build.workspace import Workspace
 
 EPILOG = (
     "Example: cmner-build -w corpus crawl --topic 体育 --limit 200   "
@@ -94,8 +99,10 @@ def crawl(
         print_json(summary.to_dict())
 
 
-def _run(workspace, topic, limit, pages, days, container, restart, images, from_archive,  # noqa: ANN001, PLR0913
-         download_images, api_base, image_base):  # noqa: ANN001, ANN202 - the options of `crawl`, as parsed
+def _run(workspace: "Workspace", topic: Optional[List[str]], limit: Optional[int], pages: Optional[int],  # noqa: PLR0913
+         days: "dict[str, date]", container: str, restart: bool, images: bool, from_archive: Optional[Path],
+         download_images: bool, api_base: Optional[str], image_base: Optional[str]) -> "tuple[CrawlSummary, str]":
+    """The run itself, on a workspace that exists: the options of `crawl` as parsed and checked above."""
     from cmner_build.errors import CmnerError
 
     from cmner_build.crawl.display import live_progress, render_summary
