@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
 
-from cmner_build.console import err, info, out, warn
+from cmner_build.console import DataTable, err, info, out, warn
 
 from cmner_build.clean.image_report import ImageReportSummary
 from cmner_build.clean.image_stage import ImagesReport
@@ -18,7 +17,7 @@ SCREEN_ROWS = 30
 
 
 def render_rules(rows: list[dict[str, Any]]) -> None:
-    table = Table(title="Text rules, in the order they run (then redaction, content filter, length)")
+    table = DataTable(title="Text rules, in the order they run (then redaction, content filter, length)")
     table.add_column("#", justify="right")
     table.add_column("name", no_wrap=True)
     table.add_column("on", no_wrap=True)
@@ -34,14 +33,14 @@ def render_rules(rows: list[dict[str, Any]]) -> None:
 
 def render_clean_report(report: CleanReport) -> None:
     title = "Dry run: nothing written" if report.dry_run else "clean"
-    table = Table(title=f"{title}: {report.posts_in_scope:,} posts, {report.texts_changed:,} texts changed")
+    table = DataTable(title=f"{title}: {report.posts_in_scope:,} posts, {report.texts_changed:,} texts changed")
     table.add_column("rule")
     table.add_column("posts", justify="right")
     table.add_column("changes", justify="right")
     for rule, totals in report.rules.items():
         table.add_row(rule, f"{totals['posts']:,}", f"{totals['changes']:,}")
     out.print(table)
-    table = Table(title="Posts after cleaning")
+    table = DataTable(title="Posts after cleaning")
     table.add_column("status / drop reason")
     table.add_column("posts", justify="right")
     for status, count in sorted(report.statuses.items()):
@@ -100,7 +99,7 @@ def render_gold_privacy(report: GoldPrivacyReport) -> None:
 
 
 def render_images_result(report: ImagesReport) -> None:
-    table = Table(title=f"images: {report.checked:,} checked ({report.workers} process(es)), {report.kept:,} kept")
+    table = DataTable(title=f"images: {report.checked:,} checked ({report.workers} process(es)), {report.kept:,} kept")
     table.add_column("dropped because")
     table.add_column("images", justify="right")
     for reason, count in sorted(report.dropped.items(), key=lambda item: (-item[1], item[0])):
@@ -117,7 +116,7 @@ def render_images_result(report: ImagesReport) -> None:
 
 
 def render_image_report(summary: ImageReportSummary) -> None:
-    table = Table(title=f"Dropped images ({len(summary.dropped):,} in the workspace)")
+    table = DataTable(title=f"Dropped images ({len(summary.dropped):,} in the workspace)")
     for column in ("file", "post", "reason", "detail"):
         table.add_column(column, overflow="fold")
     for image in summary.dropped[:SCREEN_ROWS]:

@@ -136,6 +136,10 @@ guideline = ""
 project_prefix = ""
 # New annotator passwords are appended here, readable by the owner only (mode 0600).
 password_file = "annotator-passwords.tsv"
+# An export zip handed over (`annotate pull --from-export`) may unpack to at most this many MiB per
+# member and in total (a real batch export is a few hundred KB; the limits stop zip bombs).
+export_member_mb = 256
+export_total_mb = 1024
 
 [agreement]
 # The pilot passes when mean pairwise strict span F1 reaches this (the paper's 90 %).

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping
 from cmner_build.errors import CmnerError, FormatError
 from cmner_build.workspace import Workspace
 
-from cmner_build.crawl.crawler import CrawlPlan, Crawler
+from cmner_build.crawl.crawler import CrawlPlan, Crawler, check_topic
 from cmner_build.safety import stage_lock
 from cmner_build.crawl.offline import import_archive
 from cmner_build.crawl.record import over_limit_count, pending_images
@@ -75,6 +75,8 @@ def crawl_topics(
     on_progress: ProgressHook | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> CrawlSummary:
+    for topic in plan.topics:
+        check_topic(topic)
     details = {"topics": list(plan.topics), "limit": plan.limit, "pages": plan.pages}
     with _session(workspace, settings, on_progress, environ, "crawl", details) as session:
         Crawler(session).run(plan)
@@ -92,6 +94,8 @@ def crawl_from_archive(
     source = Path(source)
     if not source.is_dir():
         raise FormatError("archive folder not found", source)
+    if topic is not None:
+        check_topic(topic)
     details = {"source": str(source), "topic": topic}
     with _session(workspace, settings, on_progress, None, "crawl --from-archive", details) as session:
         import_archive(session, source, topic=topic)

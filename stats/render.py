@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
-from cmner_build.console import out
+from cmner_build.console import DataTable, out
 from cmner_build.model import LABELS
 
 
 def render_stats(stats: dict) -> None:
-    table = Table(title="Table 1: posts and entities per split")
+    table = DataTable(title="Table 1: posts and entities per split")
     table.add_column("split")
     for column in ("posts", "images", *LABELS, "entities"):
         table.add_column(column, justify="right")
@@ -19,7 +17,7 @@ def render_stats(stats: dict) -> None:
     out.print(table)
 
     total = stats["total"]
-    table = Table(title=f"All records: {total['posts']:,} posts, {total['images']:,} images")
+    table = DataTable(title=f"All records: {total['posts']:,} posts, {total['images']:,} images")
     table.add_column("posts by status")
     table.add_column("count", justify="right")
     for status, count in total["by_status"].items():
@@ -28,7 +26,7 @@ def render_stats(stats: dict) -> None:
         table.add_row(f"  dropped: {reason}", f"{count:,}")
     out.print(table)
 
-    table = Table(title="Posts per topic")
+    table = DataTable(title="Posts per topic")
     table.add_column("topic")
     table.add_column("all", justify="right")
     for split in stats["splits"]:
@@ -37,7 +35,7 @@ def render_stats(stats: dict) -> None:
         table.add_row(topic, f"{count:,}", *(f"{row['by_topic'].get(topic, 0):,}" for row in stats["splits"].values()))
     out.print(table)
 
-    table = Table(title="Per gold post")
+    table = DataTable(title="Per gold post")
     table.add_column("measure")
     for column in ("mean", "median", "min", "max"):
         table.add_column(column, justify="right")
@@ -49,7 +47,7 @@ def render_stats(stats: dict) -> None:
     out.print("images per post: " + ", ".join(f"{k}: {v}" for k, v in distribution.items()))
 
     audit = stats["leak_audit"]
-    table = Table(title=f"Split-leak audit (near-identical: 3-gram Jaccard ≥ {audit['threshold']}, every pair checked)")
+    table = DataTable(title=f"Split-leak audit (near-identical: 3-gram Jaccard ≥ {audit['threshold']}, every pair checked)")
     table.add_column("finding")
     table.add_column("count", justify="right")
     table.add_row("identical-text groups spread over splits", str(audit["identical_groups_across_splits"]))
@@ -60,7 +58,7 @@ def render_stats(stats: dict) -> None:
         out.print(f"  {' / '.join(example['post_ids'])} ({' / '.join(example['splits'])}, "
                   f"J={example['jaccard']:.2f}): {example['text']}", markup=False)
     private = stats["private_data"]
-    table = Table(title="Private data still in the corpus (posts not dropped; what the privacy rules would mask)")
+    table = DataTable(title="Private data still in the corpus (posts not dropped; what the privacy rules would mask)")
     table.add_column("kind")
     table.add_column("hits", justify="right")
     for kind, count in private["hits_by_kind"].items():

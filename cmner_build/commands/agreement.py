@@ -67,10 +67,9 @@ def agreement(
     if vs_gold:
         posts, gold = settled_versions(store, batch)
         if not posts:
-            info("no adjudicated posts yet: run `cmner-build adjudicate` first")
             if as_json:
                 print_json({"posts": 0})
-            return
+            raise CmnerError("no adjudicated posts yet: run `cmner-build adjudicate` first")
         report = compute_vs_gold(posts, gold, options)
         report["run_id"] = save_run(store, "vs-gold", batch, report, None)
         if as_json:
@@ -85,14 +84,14 @@ def agreement(
         what = "pilot " if round_name == "pilot" else ""
         message = (f"no {what}annotations to measure: no {what}post is confirmed by all its annotators yet "
                    f"({len(data.batches)} batches, {data.incomplete} posts waiting); run `cmner-build annotate pull`")
-        info(message)
         if as_json:
             print_json({"posts": 0, "incomplete": data.incomplete, "gate": None if gate_settings is None else
                         {"passed": False, "reasons": [message]}})
-        if gate_settings is not None:
-            info("FAIL: the pilot has not been measured")
-            raise typer.Exit(GATE_FAILED_EXIT_CODE)
-        return
+        if gate_settings is None:
+            raise CmnerError(message)  # nothing measured is not a success
+        info(message)
+        info("FAIL: the pilot has not been measured")
+        raise typer.Exit(GATE_FAILED_EXIT_CODE)
     report = compute_agreement(data.posts, options)
     report.update(round=round_name, batch_id=batch, incomplete=data.incomplete)
     gate = None
@@ -156,8 +155,8 @@ def adjudicate(
     settled_before_review = dict(summary.settled_now)
     extra: dict = {}
     if summary.posts == 0:
-        info(f"no annotations to adjudicate: no post is confirmed by all its annotators yet "
-             f"({summary.incomplete} waiting); run `cmner-build annotate pull`")
+        raise CmnerError(f"no annotations to adjudicate: no post is confirmed by all its annotators yet "
+                         f"({summary.incomplete} waiting); run `cmner-build annotate pull`")
     if interactive and summary.open_posts:
         done = review(store, load_posts(store, state="open", post_ids=summary.post_ids), _ask, _say,
                       settings.reason_codes)
@@ -222,11 +221,10 @@ def _say(line: str) -> None:
 
 def _print_summary(summary, extra: dict, reviewed: int) -> None:
     from rich import box
-    from rich.table import Table
+    
+    from ..console import DataTable, info, out
 
-    from ..console import info, out
-
-    table = Table(box=box.SIMPLE, pad_edge=False, title="Conflict clusters", title_justify="left")
+    table = DataTable(box=box.SIMPLE, pad_edge=False, title="Conflict clusters", title_justify="left")
     for column in ("type", "found", "still open"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for kind, count in summary.clusters_by_type.items():

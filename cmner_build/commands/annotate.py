@@ -133,7 +133,7 @@ def pull(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Pull each annotator's spans (converted to code points, validated) and confirmations into the store."""
-    from cmner_build.annotate.doccano.connect import connect_admin, doccano_settings
+    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin, doccano_settings
     from cmner_build.annotate.pull import pull_from_export, pull_from_server
     from cmner_build.annotate.image_relevance import pull_image_votes
     from cmner_build.console import info, warn
@@ -147,7 +147,7 @@ def pull(
             raise CmnerError(f"{from_export}: no such file")
         admin = doccano_settings(workspace).admin_user
         report = pull_from_export(workspace.store, from_export, batch_id=(batch or [None])[0], round_=round_,
-                                  exclude_users=(admin,))
+                                  exclude_users=(admin,), limits=annotate_settings(workspace).zip_limits)
         images = None
     else:
         if round_ is not None:
@@ -194,14 +194,12 @@ def status(
     if as_json:
         print_json([batch.as_dict() for batch in batches])
         return
-    from rich.table import Table
-
-    from cmner_build.console import info, out
+    from cmner_build.console import DataTable, info, out
 
     if not batches:
         info("no batch yet: start with `cmner-build annotate push --pilot 100`")
         return
-    table = Table(title="annotation progress")
+    table = DataTable(title="annotation progress")
     for column in ("batch", "round", "project", "posts", "pushed", "annotator", "confirmed", "spans", "complete"):
         table.add_column(column, justify="right" if column in ("posts", "pushed", "confirmed", "spans", "complete") else "left")
     if live:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
-from .common import open_ws, print_json
+from .common import print_json, workspace_root
+
+if TYPE_CHECKING:  # imported lazily at run time, so that `cmner-build --help` stays fast
+    from cmner_build.crawl.summary import CrawlSummary
+    from cmner_build.workspace import Workspace
 
 EPILOG = (
     "Example: cmner-build -w corpus crawl --topic 体育 --limit 200   "
@@ -52,10 +57,10 @@ def crawl(
     """Collect topic-tagged Weibo posts with all their pictures: resumable, polite, archived."""
     from cmner_build.errors import CmnerError
 
+    from cmner_build.crawl.crawler import check_topic
     from cmner_build.crawl.dates import parse_day
-    from cmner_build.crawl.display import live_progress, render_summary
-    from cmner_build.crawl.run import crawl_from_archive, crawl_topics, download_pending_images
-    from cmner_build.crawl.settings import crawl_settings
+    from cmner_build.crawl.display import render_summary
+    from cmner_build.workspace import workspace_for_run
 
     if from_archive is not None and download_images:
         raise CmnerError("--from-archive and --download-images are separate runs; use one at a time")
@@ -83,7 +88,27 @@ def crawl(
     if "--since" in days and "--until" in days and days["--since"] > days["--until"]:
         raise CmnerError("--since is after --until: no post can match")
 
-    workspace = open_ws(ctx, create=True)
+    for name in topic or ():
+        check_topic(name)
+    # A missing workspace is created for the run, and removed again when the run fails storing nothing.
+    with workspace_for_run(workspace_root(ctx)) as workspace:
+        summary, title = _run(workspace, topic, limit, pages, days, container, restart, images, from_archive,
+                              download_images, api_base, image_base)
+    render_summary(summary, title)
+    if as_json:
+        print_json(summary.to_dict())
+
+
+def _run(workspace: "Workspace", topic: Optional[List[str]], limit: Optional[int], pages: Optional[int],  # noqa: PLR0913
+         days: "dict[str, date]", container: str, restart: bool, images: bool, from_archive: Optional[Path],
+         download_images: bool, api_base: Optional[str], image_base: Optional[str]) -> "tuple[CrawlSummary, str]":
+    """The run itself, on a workspace that exists: the options of `crawl` as parsed and checked above."""
+    from cmner_build.errors import CmnerError
+
+    from cmner_build.crawl.display import live_progress, render_summary
+    from cmner_build.crawl.run import crawl_from_archive, crawl_topics, download_pending_images
+    from cmner_build.crawl.settings import crawl_settings
+
     settings = crawl_settings(workspace.settings).with_overrides(
         api_base=api_base.rstrip("/") if api_base else None,
         image_base=image_base.rstrip("/") if image_base else None,
@@ -118,9 +143,7 @@ def crawl(
         if partial is not None:
             render_summary(partial, "stopped; what was done is kept")
         raise
-    render_summary(summary, title)
-    if as_json:
-        print_json(summary.to_dict())
+    return summary, title
 
 
 def _warn_without_cookie(settings) -> None:  # noqa: ANN001 - CrawlSettings, imported lazily
