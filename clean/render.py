@@ -75,7 +75,7 @@ def render_clean_report(report: CleanReport) -> None:
 
 def render_gold_privacy(report: GoldPrivacyReport) -> None:
     title = "Dry run: nothing written" if report.dry_run else "clean --gold"
-    table = Table(title=f"{title}: {report.posts_checked:,} gold posts, {len(report.posts_masked):,} masked")
+    table = DataTable(title=f"{title}: {report.posts_checked:,} gold posts, {len(report.posts_masked):,} masked")
     table.add_column("kind")
     table.add_column("hits masked", justify="right")
     for kind, count in sorted(report.masked.items()):
