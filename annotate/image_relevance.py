@@ -75,10 +75,7 @@ def plan_images(store: Store, annotators: Sequence[str], prefix: str = "") -> st
     batch_id = _next_batch_id(store)
     register_annotators(store, annotators)
     with store.transaction():
-        store.execute("INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) "
-                      "VALUES (?, 'images', NULL, ?, ?, '{}')", (batch_id, project_name(store, batch_id, prefix), utc_now()))
-        store.connection.executemany("INSERT INTO batch_annotators (batch_id, annotator) VALUES (?, ?)",
-                                     [(batch_id, name) for name in annotators])
+        store.create_batch(batch_id, IMAGES, project_name(store, batch_id, prefix), annotators=annotators)
         store.connection.executemany("INSERT INTO annotate_image_examples (batch_id, image_id, example_id) "
                                      "VALUES (?, ?, NULL)", [(batch_id, row[0]) for row in rows])
     return batch_id

@@ -11,7 +11,6 @@ becomes 'annotated' once every annotator of its batch has confirmed it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -184,10 +183,8 @@ def _update_statuses(store: Store, batch_id: str, now: str) -> tuple[int, int]:
         (batch_id,))
     done = [row[0] for row in statuses if row[1] in ("ready", "annotating") and row[0] in complete]
     undone = [row[0] for row in statuses if row[1] == "annotated" and row[0] not in complete]
-    store.connection.executemany("UPDATE posts SET status = 'annotated', updated_at = ? WHERE post_id = ?",
-                                 [(now, post_id) for post_id in done])
-    store.connection.executemany("UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ?",
-                                 [(now, post_id) for post_id in undone])
+    store.finish_annotating(done, now)
+    store.reopen_annotating(undone, now)
     return len(done), len(undone)
 
 
@@ -283,16 +280,10 @@ def pull_from_export(store: Store, zip_path: Path, *, batch_id: str | None = Non
     texts = _texts_in_zip(store, files, zip_path)
     with store.transaction():  # batch creation and the pull commit together, or not at all
         register_annotators(store, check_usernames(sorted(files)))
-        store.execute(
-            "INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) VALUES (?, ?, NULL, ?, ?, ?)",
-            (batch_id, round_, Path(zip_path).stem, utc_now(), json.dumps({"source": "export", "zip": Path(zip_path).name})),
-        )
-        store.connection.executemany("INSERT INTO batch_annotators (batch_id, annotator) VALUES (?, ?)",
-                                     [(batch_id, user) for user in sorted(files)])
-        store.connection.executemany("INSERT INTO batch_posts (batch_id, post_id, text, example_id) VALUES (?, ?, ?, ?)",
-                                     [(batch_id, post_id, text, example_id) for post_id, (text, example_id) in texts.items()])
-        store.connection.executemany("UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ? "
-                                     "AND status = 'ready'", [(utc_now(), post_id) for post_id in texts])
+        store.create_batch(batch_id, round_, Path(zip_path).stem, annotators=sorted(files),
+                           posts=[(post_id, text, example_id) for post_id, (text, example_id) in texts.items()],
+                           meta={"source": "export", "zip": Path(zip_path).name})
+        store.start_annotating(texts)
         return store_pulls(store, [collect_batch(store, batch_id, files, None)])
 
 

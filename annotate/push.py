@@ -9,13 +9,12 @@ without creating a second project or a second example for any post.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from cmner_build.errors import CmnerError
-from cmner_build.store import Store, utc_now
+from cmner_build.store import Store
 
 from cmner_build.annotate.agreement.runs import latest_pilot_gate
 from cmner_build.annotate.batching import pilot_sample, rotate_triples, split_into_batches
@@ -81,18 +80,10 @@ def _create_batch(store: Store, batch_id: str, round_: str, name: str, annotator
     """One transaction: the batch, its annotators and its posts with their text as pushed."""
     register_annotators(store, annotators)
     with store.transaction():
-        store.execute(
-            "INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) VALUES (?, ?, NULL, ?, ?, ?)",
-            (batch_id, round_, name, utc_now(), json.dumps(meta, sort_keys=True)),
-        )
-        store.connection.executemany(
-            "INSERT INTO batch_annotators (batch_id, annotator) VALUES (?, ?)", [(batch_id, a) for a in annotators]
-        )
-        store.connection.executemany(
-            "INSERT INTO batch_posts (batch_id, post_id, text, example_id) "
-            "SELECT ?, post_id, text, NULL FROM posts WHERE post_id = ?",
-            [(batch_id, post_id) for post_id in post_ids],
-        )
+        texts = {row[0]: row[1] for row in store.query(
+            f"SELECT post_id, text FROM posts WHERE post_id IN ({','.join('?' * len(post_ids))})", list(post_ids))}
+        store.create_batch(batch_id, round_, name, annotators=annotators, meta=meta,
+                           posts=[(post_id, texts[post_id], None) for post_id in post_ids if post_id in texts])
         store.log_event("annotate", "plan", f"planned {round_} batch {batch_id}: {len(post_ids)} posts, "
                         f"annotators {', '.join(annotators)}", batch_id=batch_id)
 
@@ -271,10 +262,7 @@ def _record_examples(store: Store, batch_id: str, example_ids: dict[str, int]) -
             "UPDATE batch_posts SET example_id = ? WHERE batch_id = ? AND post_id = ?",
             [(example_id, batch_id, post_id) for post_id, example_id in example_ids.items()],
         )
-        store.connection.executemany(
-            "UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ? AND status = 'ready'",
-            [(utc_now(), post_id) for post_id in example_ids],
-        )
+        store.start_annotating(example_ids)
         store.log_event("annotate", "push", f"batch {batch_id}: {len(example_ids)} examples in Doccano",
                         batch_id=batch_id)
 

@@ -196,10 +196,7 @@ def clean_corpus(
 
     if not dry_run:
         with store.transaction() as connection:
-            connection.executemany(
-                "UPDATE posts SET text = ?, status = ?, drop_reason = ?, dup_group = ?, updated_at = ? WHERE post_id = ?",
-                updates,
-            )
+            store.record_cleaning(updates)
             connection.executemany(
                 "INSERT INTO clean_posts (post_id, config_hash, cleaned_text, drop_reason, unfit_terms, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (post_id) DO UPDATE SET config_hash = excluded.config_hash,"

@@ -41,6 +41,7 @@ POST_STATUSES: tuple[str, ...] = (
     "gold",  # adjudicated, or imported from a release: export writes these
     "dropped",  # removed, see drop_reason
 )
+CLEAN_STATUSES: tuple[str, ...] = ("cleaned", "ready", "dropped")  # where clean may put a post
 IMAGE_STATUSES: tuple[str, ...] = ("pending", "downloaded", "kept", "dropped")
 
 CORE_MIGRATIONS: list[Migration] = [
@@ -266,15 +267,82 @@ class Store:
     def post_ids(self) -> set[str]:
         return {row[0] for row in self.execute("SELECT post_id FROM posts")}
 
+    # -- the post life cycle: every status change goes through one of these -------------------
+
     def set_status(self, post_id: str, status: str, drop_reason: str | None = None) -> None:
-        if status not in POST_STATUSES:
-            raise ValueError(f"unknown post status {status!r}")
-        if (status == "dropped") != (drop_reason is not None):
-            raise ValueError("a dropped post needs a reason, and only a dropped post has one")
+        """One post to any status (images: cleaned / ready / dropped; adjudication: gold / dropped)."""
+        _check_status(status, drop_reason)
         self.execute(
             "UPDATE posts SET status = ?, drop_reason = ?, updated_at = ? WHERE post_id = ?",
             (status, drop_reason, utc_now(), post_id),
         )
+
+    def record_cleaning(self, updates: Iterable[tuple[str, str, str | None, str | None, str, str]]) -> None:
+        """clean's result, one `(text, status, drop_reason, dup_group, updated_at, post_id)` per post
+        whose text or status changed; the status is cleaned, ready or dropped."""
+        rows = list(updates)
+        for _text, status, drop_reason, _group, _at, _post_id in rows:
+            _check_status(status, drop_reason)
+            if status not in CLEAN_STATUSES:
+                raise ValueError(f"clean cannot move a post to {status!r}")
+        self.connection.executemany(
+            "UPDATE posts SET text = ?, status = ?, drop_reason = ?, dup_group = ?, updated_at = ? WHERE post_id = ?",
+            rows,
+        )
+
+    def start_annotating(self, post_ids: Iterable[str]) -> None:
+        """ready -> annotating: the posts are in a batch pushed (or pulled from an export). Others stay."""
+        now = utc_now()
+        self.connection.executemany(
+            "UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ? AND status = 'ready'",
+            [(now, post_id) for post_id in post_ids],
+        )
+
+    def finish_annotating(self, post_ids: Iterable[str], now: str | None = None) -> None:
+        """ready / annotating -> annotated: every assigned annotator confirmed the post."""
+        now = now or utc_now()
+        self.connection.executemany(
+            "UPDATE posts SET status = 'annotated', updated_at = ? WHERE post_id = ? "
+            "AND status IN ('ready', 'annotating')",
+            [(now, post_id) for post_id in post_ids],
+        )
+
+    def reopen_annotating(self, post_ids: Iterable[str], now: str | None = None) -> None:
+        """annotated -> annotating: an annotator withdrew a confirmation since the last pull."""
+        now = now or utc_now()
+        self.connection.executemany(
+            "UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ? AND status = 'annotated'",
+            [(now, post_id) for post_id in post_ids],
+        )
+
+    # -- annotation batches ----------------------------------------------------------------------
+
+    def create_batch(
+        self,
+        batch_id: str,
+        round_: str,
+        project_name: str,
+        *,
+        annotators: Sequence[str] = (),
+        posts: Iterable[tuple[str, str, int | None]] = (),
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        """A batch row, its annotators (already in `annotators`) and its `(post_id, text as pushed,
+        example_id)` rows, in one transaction (or the caller's)."""
+        with self.transaction():
+            self.execute(
+                "INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) "
+                "VALUES (?, ?, NULL, ?, ?, ?)",
+                (batch_id, round_, project_name, utc_now(), json.dumps(meta or {}, sort_keys=True)),
+            )
+            self.connection.executemany(
+                "INSERT INTO batch_annotators (batch_id, annotator) VALUES (?, ?)",
+                [(batch_id, annotator) for annotator in annotators],
+            )
+            self.connection.executemany(
+                "INSERT INTO batch_posts (batch_id, post_id, text, example_id) VALUES (?, ?, ?, ?)",
+                [(batch_id, post_id, text, example_id) for post_id, text, example_id in posts],
+            )
 
     def gold_spans(self, post_ids: Iterable[str] | None = None) -> dict[str, list[Span]]:
         """Gold spans by post, sorted by position."""
@@ -292,6 +360,13 @@ class Store:
             "INSERT INTO gold_spans (post_id, start, end, label, source) VALUES (?, ?, ?, ?, ?)",
             [(post_id, span.start, span.end, span.label, source) for span in spans],
         )
+
+
+def _check_status(status: str, drop_reason: str | None) -> None:
+    if status not in POST_STATUSES:
+        raise ValueError(f"unknown post status {status!r}")
+    if (status == "dropped") != (drop_reason is not None):
+        raise ValueError("a dropped post needs a reason, and only a dropped post has one")
 
 
 def _split_sql(script: str) -> list[str]:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from cmner_build.errors import CmnerError
-from cmner_build.store import Store, utc_now
+from cmner_build.store import Store
 from cmner_build.workspace import Workspace
 
 from cmner_build.annotate.adjudication.run import PullReport, apply_adjudicator_lines
@@ -212,15 +212,9 @@ def push_to_server(store: Store, server: AdjudicationServer, posts: Sequence[Any
         return result
     batch_id = _next_batch_id(store)
     with store.transaction():  # the plan first: a crash after this is finished by the next run
-        store.execute(
-            "INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) VALUES (?, ?, NULL, ?, ?, ?)",
-            (batch_id, ADJUDICATION, project_name(store, batch_id, prefix), utc_now(),
-             json.dumps({"adjudicator": adjudicator})),
-        )
-        store.connection.executemany(
-            "INSERT INTO batch_posts (batch_id, post_id, text) VALUES (?, ?, ?)",
-            [(batch_id, post.merged.post_id, post.merged.text) for post in wanted],
-        )
+        store.create_batch(batch_id, ADJUDICATION, project_name(store, batch_id, prefix),
+                           posts=[(post.merged.post_id, post.merged.text, None) for post in wanted],
+                           meta={"adjudicator": adjudicator})
     result.batch_id, result.project_id = batch_id, _send_batch(store, server, batch_id, reason_codes, result)
     result.posts = len(wanted)
     return result
