@@ -205,12 +205,10 @@ def _connect(workspace, url: Optional[str], offline: str):
 
 
 def _ask(prompt: str) -> Optional[str]:
-    import click
-
     try:
         # prompts and cluster views go to stderr, so stdout stays clean for --json
         return typer.prompt(prompt, default="", show_default=False, prompt_suffix="> ", err=True)
-    except (click.exceptions.Abort, EOFError):
+    except (typer.Abort, EOFError):  # typer.Abort: typer 0.25+ carries its own click
         return None
 
 

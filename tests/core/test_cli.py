@@ -2,7 +2,6 @@ import os
 import subprocess
 import sys
 
-import click
 import typer.main
 
 from cmner_build.cli import app
@@ -18,7 +17,7 @@ def all_commands():
     stack = [((), root)]
     while stack:
         path, command = stack.pop()
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a group (typer 0.25+ carries its own click classes)
             stack.extend((path + (name,), sub) for name, sub in command.commands.items())
         else:
             yield path, command
