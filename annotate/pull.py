@@ -23,7 +23,6 @@ from cmner_build.annotate.doccano.api import DoccanoAPI
 from cmner_build.annotate.doccano.examples import META_ROUND, ExportedExample, read_export_zip
 from cmner_build.annotate.push import check_project
 from cmner_build.annotate.rounds import ADJUDICATION, TEXT_ROUNDS
-from cmner_build.annotate.schema import migrate
 from cmner_build.annotate.users import check_usernames, register_annotators
 
 
@@ -220,7 +219,6 @@ def refuse_other_rounds(batch_id: str, round_: str) -> None:
 
 def text_batches(store: Store, batch_ids: Sequence[str] | None = None) -> list[str]:
     """The pilot and main batches to pull: the given ones (each must be one), or every pushed one."""
-    migrate(store)
     if batch_ids:
         known = {row["batch_id"]: row["round"] for row in store.query("SELECT batch_id, round FROM batches")}
         for batch_id in batch_ids:
@@ -248,7 +246,6 @@ def pull_from_export(store: Store, zip_path: Path, *, batch_id: str | None = Non
     file holds what that annotator marked done). Examples are matched to posts by the post id in meta.
     Without --batch the batch holding those posts is found; a batch that does not exist yet is created
     (round from `round_`, annotators = the users in the zip), so this also works without a server."""
-    migrate(store)
     files = {user: examples for user, examples in read_export_zip(Path(zip_path)).items() if user not in exclude_users}
     if not files:
         raise FormatError(f"the zip holds only files of excluded users ({', '.join(exclude_users)})", zip_path)

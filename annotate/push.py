@@ -21,8 +21,7 @@ from cmner_build.annotate.batching import pilot_sample, rotate_triples, split_in
 from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoError, DoccanoNotFound
 from cmner_build.annotate.doccano.examples import example_record
 from cmner_build.annotate.doccano.projects import ensure_members, ensure_sequence_labeling_project, examples_by_post
-from cmner_build.annotate.rounds import MAIN, TEXT_ROUNDS, last_batch_number
-from cmner_build.annotate.schema import corpus_key, migrate
+from cmner_build.annotate.rounds import MAIN, TEXT_ROUNDS, corpus_key, last_batch_number
 from cmner_build.annotate.users import register_annotators
 
 PILOT_BATCH_ID = "pilot"
@@ -91,7 +90,6 @@ def _create_batch(store: Store, batch_id: str, round_: str, name: str, annotator
 def plan_pilot(store: Store, pool: Sequence[str], size: int, seed: int, prefix: str = "") -> tuple[str, bool]:
     """The pilot batch: a seeded random sample of ready posts for every annotator of the pool.
     Returns (batch id, created now); an existing pilot is kept as it is (resume)."""
-    migrate(store)
     if store.scalar("SELECT 1 FROM batches WHERE batch_id = ?", (PILOT_BATCH_ID,)):
         return PILOT_BATCH_ID, False
     if len(pool) < 2:
@@ -121,7 +119,6 @@ def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_po
                       prefix: str = "") -> list[str]:
     """New main batches from the ready posts no batch holds: seeded shuffle (topics mix across batches),
     chunks of batch_size, annotator groups continuing the balanced rotation. Returns the new batch ids."""
-    migrate(store)
     candidates = unbatched_ready_posts(store)
     if not candidates:
         return []
@@ -273,7 +270,6 @@ def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, 
          progress: Callable[[str, int, int], None] | None = None) -> PushReport:
     """`annotate push`: plan the pilot (pilot_size given) or the main batches, then push every unfinished
     batch. progress(batch_id, posts_done, posts_total) is called as examples go up."""
-    migrate(store)
     report = PushReport(api.url)
     if pilot_size is not None:
         batch_id, created = plan_pilot(store, pool, pilot_size, seed, prefix)

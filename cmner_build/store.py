@@ -1,8 +1,9 @@
 """corpus.db: the SQLite store, the single source of truth of a workspace.
 
 Every stage writes inside `transaction()`, so a killed process never leaves half a post behind.
-The schema is versioned by named migrations: the core applies its own on open, and each stage
-package applies its own (`store.migrate(MIGRATIONS)`) before it touches its tables.
+The schema is versioned by named migrations: the core applies its own on open (the posts, images and
+gold spans, and every annotation table: annotate writes them, agreement and adjudication read them), and
+crawl and clean apply their own (`store.migrate(MIGRATIONS)`) before they touch their tables.
 """
 
 from __future__ import annotations
@@ -174,6 +175,79 @@ CORE_MIGRATIONS: list[Migration] = [
             passed     INTEGER CHECK (passed IN (0, 1)),   -- the pilot gate; NULL when no gate applies
             report     TEXT NOT NULL DEFAULT '{}'          -- the full JSON report
         );
+        """,
+    ),
+    # The annotate stage's own tables. Their names say where they were first defined; a name is a
+    # record in every workspace's schema_migrations, so it never changes.
+    Migration(
+        "annotate/0001_state_and_image_votes",
+        """
+        -- annotate_state: small key/value facts of this workspace's annotation set-up (the corpus key
+        -- that makes Doccano project names unique per workspace).
+        -- annotate_image_examples / annotate_image_votes: the optional image-relevance round
+        -- (`annotate images`): which Doccano example shows which image, and each annotator's choice.
+        CREATE TABLE annotate_state (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE annotate_image_examples (
+            batch_id   TEXT NOT NULL REFERENCES batches(batch_id) ON DELETE CASCADE,
+            image_id   INTEGER NOT NULL REFERENCES images(image_id) ON DELETE CASCADE,
+            example_id INTEGER,                -- Doccano example id, once uploaded
+            PRIMARY KEY (batch_id, image_id)
+        );
+        CREATE TABLE annotate_image_votes (
+            batch_id  TEXT NOT NULL,
+            image_id  INTEGER NOT NULL,
+            annotator TEXT NOT NULL,
+            label     TEXT NOT NULL CHECK (label IN ('related', 'unrelated')),
+            pulled_at TEXT NOT NULL,
+            PRIMARY KEY (batch_id, image_id, annotator),
+            FOREIGN KEY (batch_id, image_id) REFERENCES annotate_image_examples(batch_id, image_id) ON DELETE CASCADE
+        );
+        """,
+    ),
+    Migration(
+        "agreement/0001_adjudication",
+        """
+        -- Adjudication: one row per merged post and one per conflict cluster, with the adjudicator's
+        -- decision and reason code once made. Offsets are code points into `text`, the text as pushed
+        -- to the annotators (batch_posts.text).
+        CREATE TABLE adjudication_posts (
+            post_id     TEXT PRIMARY KEY REFERENCES posts(post_id) ON DELETE CASCADE,
+            batch_id    TEXT NOT NULL,          -- the annotation batch whose versions were merged
+            text        TEXT NOT NULL,          -- batch_posts.text: all offsets below refer to it
+            aliases     TEXT NOT NULL,          -- JSON {"A": username, ...}; the adjudicator sees A/B/C
+            min_votes   INTEGER NOT NULL,
+            input_hash  TEXT NOT NULL,          -- of text, versions and min_votes: a change means re-merge
+            versions    TEXT NOT NULL,          -- JSON {"A": [[start, end, label]], ...}: each whole version
+            accepted    TEXT NOT NULL,          -- JSON [[start, end, label]] with >= min_votes exact votes
+            outvoted    TEXT NOT NULL DEFAULT '[]',  -- JSON candidates overlapping an accepted span (audit)
+            state       TEXT NOT NULL CHECK (state IN ('open', 'settled')),
+            gold        TEXT,                   -- JSON spans written to gold_spans when settled
+            settled_via TEXT,                   -- majority | interactive | doccano | auto_majority (joined by +)
+            settled_at  TEXT,
+            updated_at  TEXT NOT NULL
+        );
+        CREATE INDEX adjudication_posts_state ON adjudication_posts(state);
+
+        CREATE TABLE adjudication_clusters (
+            post_id       TEXT NOT NULL REFERENCES adjudication_posts(post_id) ON DELETE CASCADE,
+            number        INTEGER NOT NULL,     -- 1, 2, ... in text order within the post
+            start         INTEGER NOT NULL,     -- extent of the cluster
+            end           INTEGER NOT NULL,
+            conflict_type TEXT NOT NULL CHECK (conflict_type IN ('boundary', 'type', 'presence', 'mixed')),
+            candidates    TEXT NOT NULL,        -- JSON [{"start", "end", "label", "voters": ["A", ...]}]
+            silent        TEXT NOT NULL,        -- JSON aliases that marked nothing here
+            suggestion    TEXT NOT NULL,        -- JSON spans: the character-level majority
+            decision      TEXT,                 -- JSON spans the adjudicator kept here ([] = no entity); NULL = open
+            reason        TEXT,                 -- reason code of the decision
+            note          TEXT,
+            decided_via   TEXT CHECK (decided_via IN ('interactive', 'doccano', 'auto_majority')),
+            decided_at    TEXT,
+            PRIMARY KEY (post_id, number)
+        );
+        CREATE INDEX adjudication_clusters_type ON adjudication_clusters(conflict_type);
         """,
     ),
 ]

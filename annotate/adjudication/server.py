@@ -36,7 +36,6 @@ from cmner_build.workspace import Workspace
 from cmner_build.annotate.adjudication.run import PullReport, apply_adjudicator_lines
 from cmner_build.annotate.adjudication.doccano import adjudication_record, adjudicator_file, adjudicator_lines
 from cmner_build.annotate.adjudication.store import load_posts
-from cmner_build.annotate.agreement.schema import ensure_schema
 from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoAuthError, DoccanoError
 from cmner_build.annotate.doccano.examples import META_POST_ID, ExportedExample, read_export_zip
 from cmner_build.annotate.doccano.projects import ensure_members, ensure_sequence_labeling_project
@@ -192,7 +191,6 @@ def push_to_server(store: Store, server: AdjudicationServer, posts: Sequence[Any
                    reason_codes: Sequence[str], prefix: str = "") -> PushResult:
     """Create an adjudication project holding every open post not already out for adjudication (after
     finishing any batch an interrupted run left behind)."""
-    ensure_schema(store)
     result = PushResult(url=server.url)
     out = {row["post_id"] for row in store.query(
         "SELECT p.post_id FROM batch_posts p JOIN batches b ON b.batch_id = p.batch_id WHERE b.round = ?",
@@ -254,7 +252,6 @@ def _send_batch(store: Store, server: AdjudicationServer, batch_id: str, reason_
 
 def pull_from_server(store: Store, server: AdjudicationServer, reason_codes: Sequence[str]) -> PullReport:
     """Apply the confirmed examples of every adjudication project that still has an open post."""
-    ensure_schema(store)
     total = PullReport()
     waiting = store.query(
         "SELECT DISTINCT b.batch_id, b.project_id, b.project_name, b.meta, b.created_at FROM batches b "

@@ -266,14 +266,12 @@ def adjudicate_pull(
     """Apply the adjudicator's decisions: each confirmed example with a `reason: <code>` comment settles its post."""
     from cmner_build.annotate.adjudication.run import apply_adjudicator_lines
     from cmner_build.annotate.adjudication.doccano import read_adjudicator_export
-    from cmner_build.annotate.agreement.schema import ensure_schema
     from cmner_build.annotate.agreement.settings import agreement_settings
 
     from ..console import info, warn
 
     workspace = open_ws(ctx)
     store, settings = workspace.store, agreement_settings(workspace.settings)
-    ensure_schema(store)
     if from_export is not None:
         lines = read_adjudicator_export(from_export, adjudicator or settings.adjudicator or None)
         report = apply_adjudicator_lines(store, lines, settings.reason_codes)

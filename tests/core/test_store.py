@@ -20,6 +20,28 @@ def test_core_schema_is_versioned_and_migrations_apply_once(tmp_path):
     assert reopened.applied_migrations()[-1] == "test/0001_notes"
 
 
+def test_annotation_tables_keep_their_migration_names_in_old_workspaces(tmp_path):
+    """The annotate stage once applied its own tables on first use; their migration names are records
+    in old workspaces: opening one re-applies nothing, and one that never reached annotate gets them."""
+    path = tmp_path / "corpus.db"
+    Store(path).close()
+    connection = sqlite3.connect(path)
+    applied_at = {row[0]: row[1] for row in connection.execute("SELECT name, applied_at FROM schema_migrations")}
+    assert {"annotate/0001_state_and_image_votes", "agreement/0001_adjudication"} <= set(applied_at)
+    # A workspace that never ran adjudication: no adjudication tables, no record of them.
+    connection.executescript(
+        "DROP TABLE adjudication_clusters; DROP TABLE adjudication_posts;"
+        "DELETE FROM schema_migrations WHERE name = 'agreement/0001_adjudication';"
+    )
+    connection.close()
+    reopened = Store(path)
+    assert reopened.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'adjudication_clusters'") == 1
+    again = {row[0]: row[1] for row in reopened.query("SELECT name, applied_at FROM schema_migrations")}
+    assert {name: at for name, at in again.items() if name != "agreement/0001_adjudication"} == {
+        name: at for name, at in applied_at.items() if name != "agreement/0001_adjudication"}
+    assert sorted(again) == sorted(m.name for m in CORE_MIGRATIONS)
+
+
 def test_a_failing_migration_leaves_nothing_behind(tmp_path):
     store = Store(tmp_path / "corpus.db")
     broken = [Migration("test/0001_broken", "CREATE TABLE half (x INTEGER);\nCREATE TABLE oops (;\n")]
