@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 from cmner_build.clean.image_check import check_image  # noqa: E402
 from cmner_build.clean.image_dedupe import near_duplicate_pairs  # noqa: E402
 from cmner_build.clean.image_pool import check_images  # noqa: E402
-from cmner_build.clean.options import ImageOptions  # noqa: E402
+from cmner_build.clean.settings import ImageOptions  # noqa: E402
 
 SHARED_IMAGES = Path(os.environ.get("CMNER_SHARED_DIR", REPO.parent / "shared")) / "data" / "cmner" / "images"
 HASH_TARGET_PER_S = 900.0

@@ -34,7 +34,7 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageStat, UnidentifiedImageError
 
-from cmner_build.clean.options import ImageOptions
+from cmner_build.clean.settings import ImageOptions
 
 BLANK_HASHES = ("0000000000000000", "8000000000000000")
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title", b"<script")

@@ -17,7 +17,7 @@ from cmner_build.store import Store, utc_now
 
 from cmner_build.clean.content_filter import drop_category
 from cmner_build.clean.schema import MIGRATIONS
-from cmner_build.clean.options import CleanOptions
+from cmner_build.clean.settings import CleanOptions
 from cmner_build.clean.privacy import redact
 from cmner_build.clean.text_rules import apply_rules
 

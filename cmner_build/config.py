@@ -14,8 +14,10 @@ from typing import Any
 from .errors import ConfigError
 
 CONFIG_NAME = "cmner.toml"
+# Posts longer than this (after cleaning) are dropped, as in CMNER; crawl reports them, clean drops them.
+DEFAULT_MAX_CHARS = 250
 
-DEFAULT_CONFIG = """\
+DEFAULT_CONFIG = f"""\
 # cmner-build workspace settings. Every value shown is the default; edit what you need.
 # Secrets (the Weibo cookie, Doccano passwords) are never stored here: see the README.
 
@@ -23,7 +25,7 @@ DEFAULT_CONFIG = """\
 # Hashtag topics to crawl; a post's topic is its category for stratified splits.
 topics = ["体育", "旅游", "科技"]
 # Posts longer than this many characters (after cleaning) are dropped, as in CMNER.
-max_chars = 250
+max_chars = {DEFAULT_MAX_CHARS}
 # Seed for every random choice (pilot sample, splits, image draw in baselines).
 seed = 42
 
@@ -206,7 +208,7 @@ class Settings:
 
     @property
     def max_chars(self) -> int:
-        return self.get("corpus", "max_chars", int, 250)
+        return self.get("corpus", "max_chars", int, DEFAULT_MAX_CHARS)
 
     @property
     def seed(self) -> int:

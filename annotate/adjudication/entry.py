@@ -22,7 +22,7 @@ from cmner_build.annotate.adjudication.run import (
     merge_and_settle,
 )
 from cmner_build.annotate.adjudication.store import load_posts
-from cmner_build.annotate.agreement.settings import agreement_settings
+from cmner_build.annotate.settings import agreement_settings
 
 
 @dataclass
@@ -94,7 +94,7 @@ def adjudicate(
         extra["jsonl"] = {"path": str(jsonl), "records": written}
     if doccano:
         from cmner_build.annotate.adjudication.server import push_to_server
-        from cmner_build.annotate.doccano.connect import annotate_settings
+        from cmner_build.annotate.settings import annotate_settings
 
         name = adjudicator or settings.adjudicator
         if not name:

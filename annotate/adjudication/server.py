@@ -154,8 +154,8 @@ class DoccanoAdjudicationServer:
 
 def connect_adjudication_server(workspace: Workspace, url: str | None = None) -> DoccanoAdjudicationServer:
     """The Doccano server of the workspace ([doccano] url, or `url`), logged in as the admin."""
-    from cmner_build.annotate.agreement.settings import agreement_settings
-    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
+    from cmner_build.annotate.doccano.connect import connect_admin
+    from cmner_build.annotate.settings import agreement_settings, annotate_settings
 
     password_env = agreement_settings(workspace.settings).adjudicator_password_env
     return DoccanoAdjudicationServer(connect_admin(workspace, url), annotate_settings(workspace).password_file,

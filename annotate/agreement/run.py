@@ -19,7 +19,7 @@ from cmner_build.annotate.agreement.data import load_annotated_posts
 from cmner_build.annotate.agreement.gate import GateResult, GateSettings, evaluate_gate
 from cmner_build.annotate.agreement.measures import AgreementOptions, compute_agreement, compute_vs_gold
 from cmner_build.annotate.agreement.runs import save_run
-from cmner_build.annotate.agreement.settings import agreement_settings
+from cmner_build.annotate.settings import agreement_settings
 
 ROUNDS = ("pilot", "all")
 

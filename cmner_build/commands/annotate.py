@@ -50,7 +50,8 @@ def users_add(
         "(default: [annotate] password_file, annotator-passwords.tsv in the workspace)."),
 ) -> None:
     """Create annotator accounts in Doccano with generated passwords, written once to an owner-only file."""
-    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
+    from cmner_build.annotate.doccano.connect import connect_admin
+    from cmner_build.annotate.settings import annotate_settings
     from cmner_build.annotate.users import add_annotators, check_usernames
     from cmner_build.console import info
 
@@ -79,7 +80,8 @@ def push(
     """Push ready posts to Doccano: a pilot for everyone, or batches of posts for rotating triples.
 
     Idempotent: a second run, or a run after a crash or outage, creates no duplicate project or example."""
-    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
+    from cmner_build.annotate.doccano.connect import connect_admin
+    from cmner_build.annotate.settings import annotate_settings
     from cmner_build.annotate.guideline import load_guideline
     from cmner_build.annotate.push import push as push_posts, require_pilot_passed
     from cmner_build.annotate.users import pool_annotators
@@ -133,7 +135,8 @@ def pull(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Pull each annotator's spans (converted to code points, validated) and confirmations into the store."""
-    from cmner_build.annotate.doccano.connect import connect_admin, doccano_settings
+    from cmner_build.annotate.doccano.connect import connect_admin
+    from cmner_build.annotate.settings import doccano_settings
     from cmner_build.annotate.pull import pull_from_export, pull_from_server
     from cmner_build.annotate.image_relevance import pull_image_votes
     from cmner_build.console import info, warn
@@ -232,7 +235,8 @@ def images(
 ) -> None:
     """Push the kept images of pushed posts to an image-classification project: annotators mark the ones
     unrelated to the text; `annotate pull` then drops those images (reason unrelated_to_text)."""
-    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
+    from cmner_build.annotate.doccano.connect import connect_admin
+    from cmner_build.annotate.settings import annotate_settings
     from cmner_build.annotate.image_relevance import push_images
     from cmner_build.annotate.users import check_usernames, pool_annotators
     from cmner_build.console import info
@@ -265,7 +269,7 @@ def serve(
     """Start a local Doccano 1.8.4 (own venv, SQLite in the workspace, 127.0.0.1) in the background."""
     from urllib.parse import urlparse
 
-    from cmner_build.annotate.doccano.connect import doccano_settings
+    from cmner_build.annotate.settings import doccano_settings
     from cmner_build.annotate.doccano.server import (
         database_exists, default_venv_path, ensure_server_venv, generate_password, init_database, start_server,
     )
@@ -300,7 +304,7 @@ def serve(
 
 def stop(ctx: typer.Context) -> None:
     """Stop the Doccano server that `doccano serve` started, by its recorded process id."""
-    from cmner_build.annotate.doccano.connect import doccano_settings
+    from cmner_build.annotate.settings import doccano_settings
     from cmner_build.annotate.doccano.server import stop_server
     from cmner_build.console import info
 

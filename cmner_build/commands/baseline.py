@@ -10,6 +10,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from cmner_build.baselines.settings import DEFAULT_BERT, DEFAULT_ENCODER
+
 from .common import open_ws, print_json
 
 baseline_app = typer.Typer(
@@ -34,26 +36,22 @@ ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="
 
 def register(app: typer.Typer) -> None:
     app.command(
-        "features", epilog="Example: cmner-build -w my-corpus features --encoder microsoft/resnet-152 --device auto"
+        "features", epilog=f"Example: cmner-build -w my-corpus features --encoder {DEFAULT_ENCODER} --device auto"
     )(features)
     app.add_typer(baseline_app, name="baseline")
     baseline_app.command("acn", epilog="Example: cmner-build -w my-corpus baseline acn --images all --epochs 24")(acn)
     baseline_app.command(
-        "umt", epilog="Example: cmner-build -w my-corpus baseline umt --images all --bert bert-base-chinese"
+        "umt", epilog=f"Example: cmner-build -w my-corpus baseline umt --images all --bert {DEFAULT_BERT}"
     )(umt)
     baseline_app.command(
         "report", epilog="Example: cmner-build -w my-corpus baseline report --errors RUN_TEXT RUN_IMAGES"
     )(report)
 
 
-def _setting(workspace, key: str, expected: type, default):
-    return workspace.settings.get("baselines", key, expected, default)
-
-
 def features(
     ctx: typer.Context,
     encoder: Optional[str] = typer.Option(
-        None, "--encoder", help="Image encoder: hub name or local folder (default: baselines.encoder, microsoft/resnet-152)."
+        None, "--encoder", help=f"Image encoder: hub name or local folder (default: baselines.encoder, {DEFAULT_ENCODER})."
     ),
     device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images per forward pass."),
@@ -64,15 +62,17 @@ def features(
 ) -> None:
     """Extract the 7x7 region grid of every kept image once (frozen encoder, cached, resumable)."""
     from cmner_build.baselines.device import choose_device
-    from cmner_build.baselines.features import DEFAULT_ENCODER, cache_dir_for, extract_features
+    from cmner_build.baselines.features import cache_dir_for, extract_features
+    from cmner_build.baselines.settings import baseline_settings
 
     from ..console import progress_task, warn
     from ..errors import CmnerError
     from ..importer import index_images
 
     workspace = open_ws(ctx, create=export is not None)
-    encoder = encoder or _setting(workspace, "encoder", str, DEFAULT_ENCODER)
-    device = choose_device(device or _setting(workspace, "device", str, "auto"))
+    defaults = baseline_settings(workspace.settings)
+    encoder = encoder or defaults.encoder
+    device = choose_device(device or defaults.device)
     if export is not None:
         images_dir = export / "images"
         if not images_dir.is_dir():
@@ -113,16 +113,18 @@ def features(
 
 def _train(ctx: typer.Context, model: str, as_json: bool, **values) -> None:
     from cmner_build.baselines.experiment import BaselineOptions, run_baseline
+    from cmner_build.baselines.settings import baseline_settings
 
     from ..console import info, progress_task
 
     workspace = open_ws(ctx, create=True)
     export = values.pop("export") or workspace.exports_dir / "cmner"
     seed = values.pop("seed")
-    values["device"] = values["device"] or _setting(workspace, "device", str, "auto")
-    values["encoder"] = values["encoder"] or _setting(workspace, "encoder", str, "microsoft/resnet-152")
+    defaults = baseline_settings(workspace.settings)
+    values["device"] = values["device"] or defaults.device
+    values["encoder"] = values["encoder"] or defaults.encoder
     if model == "umt":
-        values["bert"] = values["bert"] or _setting(workspace, "bert", str, "bert-base-chinese")
+        values["bert"] = values["bert"] or defaults.bert
     options = BaselineOptions(
         model=model, export_dir=export, seed=workspace.settings.seed if seed is None else seed,
         also_train=list(values.pop("also_train") or []), **values,
@@ -219,7 +221,7 @@ def umt(
     ctx: typer.Context,
     images: ImagesOption = "none",
     bert: Optional[str] = typer.Option(
-        None, "--bert", help="BERT hub name or local folder (default: baselines.bert, bert-base-chinese)."
+        None, "--bert", help=f"BERT hub name or local folder (default: baselines.bert, {DEFAULT_BERT})."
     ),
     epochs: EpochsOption = None,
     seed: SeedOption = None,

@@ -34,7 +34,7 @@ def clean(
     Always works from the original text, so re-running changes nothing and a changed rule is applied
     from scratch. Posts already pushed to annotation are never modified.
     """
-    from cmner_build.clean.options import CleanOptions
+    from cmner_build.clean.settings import CleanOptions
     from cmner_build.clean.render import render_clean_report, render_rules
     from cmner_build.clean.text_rules import describe_rules
 
@@ -69,7 +69,7 @@ def images(
     """Validate, filter and dedupe the downloaded images of cleaned posts; posts with a kept image become ready."""
     from cmner_build.clean.image_pool import worker_pool
     from cmner_build.clean.image_stage import images_to_check, process_images
-    from cmner_build.clean.options import ImageOptions
+    from cmner_build.clean.settings import ImageOptions
     from cmner_build.clean.render import render_image_report, render_images_result
 
     from ..console import progress_task
