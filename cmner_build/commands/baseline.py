@@ -61,81 +61,35 @@ def features(
     as_json: JsonOption = False,
 ) -> None:
     """Extract the 7x7 region grid of every kept image once (frozen encoder, cached, resumable)."""
-    from cmner_build.baselines.device import choose_device
-    from cmner_build.baselines.features import cache_dir_for, extract_features
-    from cmner_build.baselines.settings import baseline_settings
+    from cmner_build.baselines.entry import workspace_features
 
     from ..console import progress_task, warn
-    from ..errors import CmnerError
-    from ..importer import index_images
 
     workspace = open_ws(ctx, create=export is not None)
-    defaults = baseline_settings(workspace.settings)
-    encoder = encoder or defaults.encoder
-    device = choose_device(device or defaults.device)
-    if export is not None:
-        images_dir = export / "images"
-        if not images_dir.is_dir():
-            raise CmnerError(f"{images_dir} is not a folder: the export has no images")
-        images = {path.name: path for paths in index_images(images_dir).values() for path in paths}
-    else:
-        rows = workspace.store.query(
-            "SELECT file_name FROM images WHERE status = 'kept' AND file_name IS NOT NULL ORDER BY post_id, position"
-        )
-        images = {row["file_name"]: workspace.images_dir / row["file_name"] for row in rows}
-        missing = [name for name, path in images.items() if not path.is_file()]
-        if missing:
-            warn(f"{len(missing)} kept images are not in {workspace.images_dir} (e.g. {missing[0]}); skipped")
-            images = {name: path for name, path in images.items() if name not in set(missing)}
-    cache_dir = cache_dir_for(workspace.root / "features", encoder)
-    with progress_task(f"features ({device.type})", len(images)) as advance:
-        report = extract_features(
-            images, cache_dir, encoder=encoder, device=device, batch_size=batch_size, progress=advance,
-            on_start=lambda todo: advance(len(images) - todo, status="cached"),
-        )
-    for failure in report.failed[:10]:
+    outcome = workspace_features(workspace, encoder=encoder, device=device, batch_size=batch_size, export=export,
+                                 progress=progress_task)
+    summary = outcome.summary
+    if outcome.missing:
+        warn(f"{len(outcome.missing)} kept images are not in {workspace.images_dir} (e.g. {outcome.missing[0]}); "
+             "skipped")
+    for failure in outcome.failed[:10]:
         warn(f"could not read image {failure}")
-    workspace.store.log_event("baseline", "features", f"{report.extracted} grids extracted", encoder=encoder,
-                              cache=str(cache_dir), failed=len(report.failed))
-    summary = {
-        "encoder": encoder, "cache_dir": str(cache_dir), "device": report.device, "images": report.images,
-        "already_cached": report.already_cached, "extracted": report.extracted, "failed": len(report.failed),
-        "feature_dim": report.dim,
-    }
     if as_json:
         print_json(summary)
     else:
         from ..console import info
 
-        info(f"{report.extracted} grids extracted, {report.already_cached} already cached, {len(report.failed)} "
-             f"unreadable; cache: {cache_dir}")
+        info(f"{summary['extracted']} grids extracted, {summary['already_cached']} already cached, "
+             f"{summary['failed']} unreadable; cache: {summary['cache_dir']}")
 
 
 def _train(ctx: typer.Context, model: str, as_json: bool, **values) -> None:
-    from cmner_build.baselines.experiment import BaselineOptions, run_baseline
-    from cmner_build.baselines.settings import baseline_settings
+    from cmner_build.baselines.entry import train_baseline
 
     from ..console import info, progress_task
 
-    workspace = open_ws(ctx, create=True)
-    export = values.pop("export") or workspace.exports_dir / "cmner"
-    seed = values.pop("seed")
-    defaults = baseline_settings(workspace.settings)
-    values["device"] = values["device"] or defaults.device
-    values["encoder"] = values["encoder"] or defaults.encoder
-    if model == "umt":
-        values["bert"] = values["bert"] or defaults.bert
-    options = BaselineOptions(
-        model=model, export_dir=export, seed=workspace.settings.seed if seed is None else seed,
-        also_train=list(values.pop("also_train") or []), **values,
-    )
-    outcome = run_baseline(
-        options, runs_dir=workspace.runs_dir, features_root=workspace.root / "features",
-        progress=progress_task, log=info,
-    )
-    workspace.store.log_event("baseline", "run", f"{outcome.run_id}: {outcome.evaluated_split} F1 "
-                              f"{outcome.metrics[outcome.evaluated_split]['f1']}", run_id=outcome.run_id)
-    _print_table_2([_outcome_row(outcome, model, options.images)])
+    outcome = train_baseline(open_ws(ctx, create=True), model, progress=progress_task, log=info, **values)
+    _print_table_2([_outcome_row(outcome, model, values["images"])])
     if as_json:
         print_json({
             "run_id": outcome.run_id, "run_dir": str(outcome.run_dir), "best_epoch": outcome.best_epoch,
@@ -275,37 +229,15 @@ def report(
 
 
 def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -> None:
-    import json
-
-    from cmner_build.baselines.errors_analysis import ERROR_KINDS, count_errors, image_changed_posts, render
-    from cmner_build.baselines.runs import evaluated_split, load_run, resolve_run
+    from cmner_build.baselines.entry import error_report
+    from cmner_build.baselines.errors_analysis import ERROR_KINDS, render
     from rich.table import Table
 
     from ..console import out
 
     out = _wide(out)
-    loaded = []
-    for name in names:
-        run = load_run(resolve_run(runs_dir, name))
-        split = evaluated_split(run["metrics"])
-        with (run["path"] / "predictions.jsonl").open(encoding="utf-8") as handle:
-            rows = [row for row in map(json.loads, handle) if row["split"] == split]
-        loaded.append((run, split, rows))
-    counts = [{"run": run["run_id"], "split": split, **count_errors(rows)} for run, split, rows in loaded]
-    text_runs = [item for item in loaded if item[0]["config"].get("images") == "none"]
-    image_runs = [item for item in loaded if item[0]["config"].get("images") != "none"]
-    comparisons = []
-    for text_run, text_split, text_rows in text_runs:
-        for image_run, image_split, image_rows in image_runs:
-            if text_split != image_split:
-                continue
-            changed = image_changed_posts(text_rows, image_rows)
-            comparisons.append({
-                "text_run": text_run["run_id"], "image_run": image_run["run_id"],
-                "helped": sum(row["effect"] == "helped" for row in changed),
-                "hurt": sum(row["effect"] == "hurt" for row in changed),
-                "posts": changed, "joiner": "" if image_run["config"].get("export_format") == "cmner" else " ",
-            })
+    analysis = error_report(runs_dir, names)
+    counts, comparisons = analysis["errors"], analysis["comparisons"]
     if as_json:
         for comparison in comparisons:
             comparison["posts"] = comparison["posts"][:limit]
