@@ -30,7 +30,7 @@ class DemoStep:
 
 
 def _annotate_step(name: str) -> Callable[[Path], Optional[Sequence[str]]]:
-    """A step of annotate/doccano_demo.py, imported when the step runs (not at CLI start)."""
+    """A step of annotate/doccano/demo.py, imported when the step runs (not at CLI start)."""
 
     def step(root: Path) -> Optional[Sequence[str]]:
         from cmner_build.annotate.doccano import demo as doccano_demo
@@ -94,7 +94,8 @@ def demo(ctx: typer.Context) -> None:
 
     root = workspace_root(ctx) or DEFAULT_DEMO_DIR
     prepare_demo_dir(root)
-    from ..cli import app
+    # The running app's root command, from the context: no import of cli.py (which imports this module).
+    app = ctx.find_root().command
 
     sample = str(sample_dir())
     for number, step in enumerate(DEMO_STEPS, start=1):
@@ -105,7 +106,7 @@ def demo(ctx: typer.Context) -> None:
             continue
         args = [arg.replace("{sample}", sample) for arg in args]
         err.print(f"$ cmner-build -w {root} {' '.join(args)}", style="dim", highlight=False, markup=False)
-        exit_code = app(["-w", str(root), *args], standalone_mode=False)
+        exit_code = app.main(["-w", str(root), *args], prog_name="cmner-build", standalone_mode=False)
         if exit_code:
             from ..errors import CmnerError
 
