@@ -3,7 +3,7 @@
 Builds a synthetic, seeded workspace (posts of 20-250 characters, about one entity per 15 characters,
 each annotator missing, shifting or relabelling a few), then times the real command as a user runs it,
 `cmner-build -w WS agreement --json` (start-up, loading, 1,000 bootstrap replicates, storing the run),
-and the library call alone. Target (issue 6): under 10 s.
+and the library call alone. Target: under 10 s.
 
     .venv/bin/python benchmarks/bench_agreement.py [--posts 5000]
 """

@@ -3,7 +3,7 @@ all-pairs near-duplicate search.
 
     .venv/bin/python benchmarks/bench_images.py [--images 3000] [--hashes 20000]
 
-Targets (issue 4): at least 900 images hashed per second with both cores, under 3 s for the all-pairs
+Targets: at least 900 images hashed per second with both cores, under 3 s for the all-pairs
 search over 20,000 hashes. The images are the 25 real CMNER images of ../shared/data replicated to a
 few thousand (generated photo-like JPEGs when ../shared is absent). The machine may be shared: run it
 twice and read the best figure; the spread between runs is printed as a noise hint.

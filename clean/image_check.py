@@ -1,6 +1,6 @@
 """Validate one image file, filter it, and compute its perceptual hash, through ONE decode path.
 
-The decode path (notes/images_text.md §A2-A3), the same for every image so hashes are comparable:
+The decode path (docs/clean.md, `images`), the same for every image so hashes are comparable:
   1. read the bytes (SHA-256 of the raw file), reject empty files and HTML pages saved as images;
   2. open the header: unidentifiable bytes, decompression bombs (checked on the header's size, before
      any pixel is decoded) and animated GIF/WebP/APNG (dropped: the first frame would collide with

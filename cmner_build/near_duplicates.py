@@ -1,7 +1,7 @@
 """Identical and near-identical post texts: MinHash LSH over character n-grams, confirmed by exact Jaccard.
 
 Used by export (a group never straddles two splits), by the stats leak audit, and by the clean stage,
-which records the groups in the store. Follows notes/images_text.md §B5: 3-grams, 128 permutations.
+which records the groups in the store: character 3-grams, 128 permutations (docs/clean.md).
 """
 
 from __future__ import annotations

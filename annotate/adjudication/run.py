@@ -1,6 +1,6 @@
 """`cmner-build adjudicate`: merge the versions, settle what the majority decides, apply decisions.
 
-The flow (notes/iaa.md §5.1): every post that all its annotators confirmed is merged (majority spans,
+The flow (docs/agreement.md, "Adjudication"): every post that all its annotators confirmed is merged (majority spans,
 typed conflict clusters, suggestions); posts without an open conflict are settled at once (gold = the
 majority spans); open conflicts wait for the adjudicator (terminal review, or a Doccano project whose
 export `adjudicate pull` applies), or are decided by the `--auto majority` policy (the suggestion,

@@ -5,7 +5,7 @@ it on the annotate stage's adapter (DoccanoAPI, ensure_sequence_labeling_project
 example_record, upload_jsonl, export_zip, read_export_zip), so there is one HTTP layer and one offset
 conversion.
 
-Ownership (notes/doccano.md §2.6): in a non-collaborative project, spans imported by the admin belong
+Ownership (docs/doccano.md §3): in a non-collaborative project, spans imported by the admin belong
 to the admin and the adjudicator never sees them. So the admin creates the project and adds the
 adjudicator as its project admin (Doccano lets only project admins import), and the records are
 uploaded logged in as the adjudicator: the pre-filled spans are theirs to keep, change or delete. The

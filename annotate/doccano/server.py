@@ -25,7 +25,7 @@ from typing import Callable
 from cmner_build.errors import CmnerError
 
 DOCCANO_VERSION = "1.8.4"
-# notes/doccano.md §1.1: environs breaks on marshmallow 4, pandas<2 breaks on numpy 2.
+# docs/doccano.md §1: environs breaks on marshmallow 4, pandas<2 breaks on numpy 2.
 SERVER_REQUIREMENTS: tuple[str, ...] = (f"doccano=={DOCCANO_VERSION}", "marshmallow<4", "numpy<2")
 VENV_ENV = "CMNER_DOCCANO_VENV"
 INSTALLED_MARKER = ".installed"

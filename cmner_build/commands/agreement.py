@@ -1,4 +1,4 @@
-"""Commands of the agreement stage (issue 6): `agreement` (with the pilot gate) and `adjudicate` (+ `pull`)."""
+"""Commands of the agreement stage: `agreement` (with the pilot gate) and `adjudicate` (+ `pull`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Commands of the annotate stage (issue 5): `annotate users add|push|pull|status|images`, `doccano serve|stop`.
+"""Commands of the annotate stage: `annotate users add|push|pull|status|images`, `doccano serve|stop`.
 
 Only typer and the standard library are imported here; the work is imported inside each command.
 """

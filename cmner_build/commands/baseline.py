@@ -1,4 +1,4 @@
-"""Commands of the baseline stage (issue 7): `features` and `baseline acn|umt|report`.
+"""Commands of the baseline stage: `features` and `baseline acn|umt|report`.
 
 Only typer and the standard library are imported here; torch and transformers load inside the commands.
 """

@@ -1,4 +1,4 @@
-"""Commands of the clean stage (issue 4): `clean` (text) and `images` (validation, filters, dedupe)."""
+"""Commands of the clean stage: `clean` (text) and `images` (validation, filters, dedupe)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def test_table_one_on_the_real_release(release_workspace):
 
 def test_the_leak_audit_finds_the_release_duplicates_and_a_fresh_split_has_none(release_workspace, tmp_path):
     before = compute_stats(release_workspace.store)["leak_audit"]
-    # The release spreads identical texts over train and dev (notes/images_text.md §1).
+    # The release spreads identical texts over train and dev.
     assert before["identical_groups_across_splits"] > 0
     assert before["identical_pairs_across_splits"] >= before["identical_groups_across_splits"]
     assert before["near_identical_pairs_across_splits"] > 0
