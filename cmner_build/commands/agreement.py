@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
         "agreement",
         epilog="Example: cmner-build -w my-corpus agreement --round pilot   (exit status 1 when the gate fails)",
     )(agreement)
-    adjudicate_app = typer.Typer(no_args_is_help=False, rich_markup_mode="rich")
+    adjudicate_app = typer.Typer(no_args_is_help=False, rich_markup_mode=None)
     adjudicate_app.callback(
         invoke_without_command=True,
         epilog="Example: cmner-build -w my-corpus adjudicate --doccano --adjudicator judge   "
@@ -81,7 +81,7 @@ def adjudicate(
     doccano: bool = typer.Option(False, "--doccano", help="Create the adjudication project on the Doccano server."),
     adjudicator: Optional[str] = typer.Option(None, "--adjudicator", help="Doccano username of the adjudicator."),
     url: Optional[str] = typer.Option(None, "--url", help="Doccano server URL for --doccano "
-                                      "(default: \\[doccano] url in cmner.toml)."),
+                                      "(default: [doccano] url in cmner.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Merge each post's versions: majority spans become gold, conflicts go to the adjudicator.
@@ -170,7 +170,7 @@ def adjudicate_pull(
                                                "(or the adjudicator's .jsonl) instead of the server."),
     adjudicator: Optional[str] = typer.Option(None, "--adjudicator", help="Whose <username>.jsonl in the zip."),
     url: Optional[str] = typer.Option(None, "--url", help="Doccano server URL "
-                                      "(default: \\[doccano] url in cmner.toml)."),
+                                      "(default: [doccano] url in cmner.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Apply the adjudicator's decisions: each confirmed example with a `reason: <code>` comment settles its post."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
@@ -18,6 +16,8 @@ DEFAULT_DEMO_DIR = Path("demo-workspace")
 
 def sample_dir() -> Path:
     """The bundled synthetic sample corpus (cmner_build/sample)."""
+    from importlib import resources
+
     return Path(str(resources.files("cmner_build") / "sample"))
 
 
@@ -83,6 +83,8 @@ def prepare_demo_dir(root: Path) -> None:
             from ..errors import WorkspaceError
 
             raise WorkspaceError(f"{root} is not empty and is not a demo workspace; choose another with -w")
+        import shutil
+
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / DEMO_MARKER).write_text("created by `cmner-build demo`; removed and rebuilt on the next demo run\n")

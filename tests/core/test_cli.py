@@ -100,3 +100,27 @@ def test_import_then_export_through_the_cli(tmp_path):
     assert (tmp_path / "out" / "train.txt").read_bytes().decode("utf-8") == (
         "WID:A\r\n北\tB-LOC\r\n京\tI-LOC\r\n\r\nWID:B\r\n好\tO\r\n"
     )
+
+
+def test_help_shows_bracketed_settings_and_the_panels():
+    push_help = run_cli("annotate", "push", "--help").stdout
+    assert "[annotate] batch_size" in " ".join(push_help.split())
+    top = run_cli("--help").stdout
+    assert top.index("1. Workspace") < top.index("2. Collect") < top.index("5. Baselines")
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"cmner-build {version('cmner-build')}"
+
+
+def test_a_global_option_after_the_command_gets_a_hint_and_a_typo_one_suggestion():
+    misplaced = run_cli("stats", "-w", "corp")
+    assert misplaced.exit_code == 2
+    assert "put it before the command" in misplaced.stderr and "cmner-build -w DIR stats" in misplaced.stderr
+    typo = run_cli("stat")
+    assert typo.exit_code == 2
+    assert typo.stderr.count("Did you mean") == 1
