@@ -124,3 +124,16 @@ def test_a_global_option_after_the_command_gets_a_hint_and_a_typo_one_suggestion
     typo = run_cli("stat")
     assert typo.exit_code == 2
     assert typo.stderr.count("Did you mean") == 1
+
+
+def test_redirected_output_has_no_progress_frames_and_no_wrapped_lines(tmp_path):
+    release = tmp_path / "posts.txt"  # no split in the name: the posts get none
+    release.write_text("WID:p1\n北\tB-LOC\n京\tI-LOC\n好\tO\n\nWID:p2\n天\tO\n津\tO\n", encoding="utf-8")
+    cli = [sys.executable, "-m", "cmner_build", "-w", str(tmp_path / "ws")]
+    imported = subprocess.run([*cli, "import", str(release)], capture_output=True, text=True, check=True)
+    assert "━" not in imported.stderr and "\r" not in imported.stderr
+    assert [line for line in imported.stderr.splitlines() if line.startswith("imported 2 posts")]
+    stats = subprocess.run([*cli, "stats", "--no-plots"], capture_output=True, text=True, check=True,
+                           env={**os.environ, "COLUMNS": "60"})
+    sentence = next(line for line in stats.stdout.splitlines() if line.startswith("Table 1"))
+    assert "cmner-build export" in sentence  # one line, not cut at 60 or 80 columns
