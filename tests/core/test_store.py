@@ -100,6 +100,30 @@ def test_settings_errors_name_the_file_and_key(tmp_path):
     assert load_settings(tmp_path / "missing.toml").split_ratio == "3:1:1"
 
 
+@pytest.mark.parametrize("text, message", [
+    ('[split]\nratoi = "8:1:1"\n', r"cmner.toml: unknown key 'ratoi' in \[split\]; did you mean 'ratio'\?"),
+    ("[splits]\nratio = \"8:1:1\"\n", r"cmner.toml: unknown table \[splits\]; did you mean \[split\]\?"),
+    ('[images]\nworkers = "4"\n', r"cmner.toml: images.workers must be an integer, found '4'"),
+    ("[crawl]\ndelay = true\n", r"cmner.toml: crawl.delay must be a number, found True"),
+    ("[annotate]\npool = [\"ann1\", 2]\n", r"cmner.toml: annotate.pool must be a list of strings"),
+])
+def test_settings_reject_unknown_keys_and_wrong_types_at_load(tmp_path, text, message):
+    path = tmp_path / "cmner.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path)  # before any command reads the value
+
+
+def test_settings_accept_the_commented_defaults_integers_for_numbers_and_clean_rules(tmp_path):
+    from cmner_build.config import DEFAULT_CONFIG
+
+    path = tmp_path / "cmner.toml"
+    path.write_text(DEFAULT_CONFIG + '\n[[clean.rules]]\nname = "x"\npattern = "a"\n', encoding="utf-8")
+    assert load_settings(path).data["clean"]["rules"][0]["name"] == "x"
+    path.write_text("[crawl]\ndelay = 3\nuser_agent = \"test\"\n", encoding="utf-8")
+    assert load_settings(path).get("crawl", "delay", float, 0.0) == 3.0
+
+
 def test_open_workspace_creates_only_when_asked(tmp_path):
     with pytest.raises(WorkspaceError, match="not a cmner-build workspace"):
         open_workspace(tmp_path / "w")
