@@ -80,27 +80,10 @@ def push(
     """Push ready posts to Doccano: a pilot for everyone, or batches of posts for rotating triples.
 
     Idempotent: a second run, or a run after a crash or outage, creates no duplicate project or example."""
-    from cmner_build.annotate.doccano.connect import connect_admin
-    from cmner_build.annotate.settings import annotate_settings
-    from cmner_build.annotate.guideline import load_guideline
-    from cmner_build.annotate.push import push as push_posts, require_pilot_passed
-    from cmner_build.annotate.users import pool_annotators
+    from cmner_build.annotate.entry import push_to_doccano
     from cmner_build.console import info, make_progress, warn
-    from cmner_build.errors import CmnerError
 
-    workspace = open_ws(ctx)
-    settings = annotate_settings(workspace)
-    if pilot is not None and pilot < 1:
-        raise CmnerError(f"--pilot must be at least 1, not {pilot}")
-    if batch_size is not None and batch_size < 1:
-        raise CmnerError(f"--batch-size must be at least 1, not {batch_size}")
-    if pilot is None and not force:
-        require_pilot_passed(workspace.store)  # before logging in: the clearest message first
-    elif pilot is None:
-        warn("--force: pushing main batches without a passed pilot")
-    pool = pool_annotators(workspace.store, settings.pool)
-    guideline = load_guideline(workspace.root, settings.guideline)
-    with connect_admin(workspace, url) as api, make_progress() as bar:
+    with make_progress() as bar:
         tasks: dict[str, int] = {}
 
         def progress(batch_id: str, done: int, total: int) -> None:
@@ -108,9 +91,8 @@ def push(
                 tasks[batch_id] = bar.add_task(f"pushing {batch_id}", total=total, status="")
             bar.update(tasks[batch_id], completed=done)
 
-        report = push_posts(api, workspace.store, pool=pool, guideline=guideline, seed=settings.seed,
-                            pilot_size=pilot, batch_size=batch_size or settings.batch_size, per_post=settings.per_post,
-                            force=True, prefix=settings.project_prefix, progress=progress)
+        report = push_to_doccano(open_ws(ctx), pilot=pilot, batch_size=batch_size, force=force, url=url, warn=warn,
+                                 progress=progress)
     if not report.batches:
         info("nothing to push: every planned batch is in Doccano and no ready post is left"
              if pilot is None else "the pilot is already in Doccano; pull it with `cmner-build annotate pull`")
@@ -135,29 +117,11 @@ def pull(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Pull each annotator's spans (converted to code points, validated) and confirmations into the store."""
-    from cmner_build.annotate.doccano.connect import connect_admin
-    from cmner_build.annotate.settings import doccano_settings
-    from cmner_build.annotate.pull import pull_from_export, pull_from_server
-    from cmner_build.annotate.image_relevance import pull_image_votes
+    from cmner_build.annotate.entry import pull_annotations
     from cmner_build.console import info, warn
-    from cmner_build.errors import CmnerError
 
-    workspace = open_ws(ctx)
-    if from_export is not None:
-        if len(batch or []) > 1:
-            raise CmnerError("--from-export takes one --batch")
-        if not from_export.is_file():
-            raise CmnerError(f"{from_export}: no such file")
-        admin = doccano_settings(workspace).admin_user
-        report = pull_from_export(workspace.store, from_export, batch_id=(batch or [None])[0], round_=round_,
-                                  exclude_users=(admin,))
-        images = None
-    else:
-        if round_ is not None:
-            raise CmnerError("--round only goes with --from-export")
-        with connect_admin(workspace, url) as api:
-            report = pull_from_server(api, workspace.store, batch or None)
-            images = pull_image_votes(api, workspace.store) if not batch else None
+    outcome = pull_annotations(open_ws(ctx), batches=batch or [], from_export=from_export, round_=round_, url=url)
+    report, images = outcome.report, outcome.images
     for note in report.notes[:10]:
         warn(note)
     if as_json:
