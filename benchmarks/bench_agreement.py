@@ -74,10 +74,7 @@ def build(root: Path, posts: int, seed: int) -> None:
             "VALUES (?, 'crawl', ?, ?, 'annotating', ?, ?)", [(p, t, t, now, now) for p, t in rows])
         store.connection.executemany("INSERT INTO annotators (username, created_at) VALUES (?, ?)",
                                      [(name, now) for name in ANNOTATORS])
-        store.execute("INSERT INTO batches (batch_id, round, project_name, created_at) VALUES ('b1', 'main', 'b1', ?)",
-                      (now,))
-        store.connection.executemany("INSERT INTO batch_annotators VALUES ('b1', ?)", [(n,) for n in ANNOTATORS])
-        store.connection.executemany("INSERT INTO batch_posts (batch_id, post_id, text) VALUES ('b1', ?, ?)", rows)
+        store.create_batch("b1", "main", "b1", annotators=ANNOTATORS, posts=[(p, t, None) for p, t in rows])
         store.connection.executemany(
             "INSERT INTO annotations VALUES ('b1', ?, ?, 1, ?)", [(p, n, now) for p, _ in rows for n in ANNOTATORS])
         store.connection.executemany(
