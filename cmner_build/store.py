@@ -3,7 +3,7 @@
 Every stage writes inside `transaction()`, so a killed process never leaves half a post behind.
 The schema is versioned by named migrations: the core applies its own on open (the posts, images and
 gold spans, and every annotation table: annotate writes them, agreement and adjudication read them), and
-crawl and clean apply their own (`store.migrate(MIGRATIONS)`) before they touch their tables.
+crawl and clean apply their own (`crawl/schema.py`, `clean/schema.py`) before they touch their tables.
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ def run_crawl(workspace_root: Path | None, request: CrawlRequest) -> tuple[str, 
     """`cmner-build crawl`: check the options, open (or create) the workspace, and run the mode they
     choose: the online crawl, `from_archive`, or `download_images`. Returns (title, summary)."""
     from cmner_build.crawl.dates import parse_day
-    from cmner_build.crawl.display import live_progress
+    from cmner_build.crawl.render import live_progress
 
     topic, from_archive, download_images = request.topics, request.from_archive, request.download_images
     if from_archive is not None and download_images:

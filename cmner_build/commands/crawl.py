@@ -52,7 +52,7 @@ def crawl(
     """Collect topic-tagged Weibo posts with all their pictures: resumable, polite, archived."""
     from cmner_build.errors import CmnerError
 
-    from cmner_build.crawl.display import render_summary
+    from cmner_build.crawl.render import render_summary
     from cmner_build.crawl.run import CrawlRequest, run_crawl
 
     request = CrawlRequest(
