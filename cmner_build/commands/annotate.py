@@ -5,7 +5,6 @@ Only typer and the standard library are imported here; the work is imported insi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -50,20 +49,15 @@ def users_add(
         "(default: [annotate] password_file, annotator-passwords.tsv in the workspace)."),
 ) -> None:
     """Create annotator accounts in Doccano with generated passwords, written once to an owner-only file."""
-    from cmner_build.annotate.doccano.connect import connect_admin
-    from cmner_build.annotate.settings import annotate_settings
-    from cmner_build.annotate.users import add_annotators, check_usernames
+    from cmner_build.annotate.entry import add_users
     from cmner_build.console import info
 
-    check_usernames(names)
-    workspace = open_ws(ctx)
-    target = password_file or annotate_settings(workspace).password_file
-    with connect_admin(workspace, url) as api:
-        accounts = add_annotators(api, workspace.store, names, target)
+    outcome = add_users(open_ws(ctx), names, url=url, password_file=password_file)
+    accounts, target = outcome.accounts, outcome.password_file
     created = [account.username for account in accounts if account.created]
     existing = [account.username for account in accounts if not account.created]
     if created:
-        info(f"created {', '.join(created)} on {api.url}; their passwords are in {target} (mode 0600): "
+        info(f"created {', '.join(created)} on {outcome.url}; their passwords are in {target} (mode 0600): "
              "hand each one over privately, then delete the file")
     if existing:
         info(f"{', '.join(existing)} already had accounts (passwords unchanged); added to the annotator list")
@@ -199,17 +193,10 @@ def images(
 ) -> None:
     """Push the kept images of pushed posts to an image-classification project: annotators mark the ones
     unrelated to the text; `annotate pull` then drops those images (reason unrelated_to_text)."""
-    from cmner_build.annotate.doccano.connect import connect_admin
-    from cmner_build.annotate.settings import annotate_settings
-    from cmner_build.annotate.image_relevance import push_images
-    from cmner_build.annotate.users import check_usernames, pool_annotators
+    from cmner_build.annotate.entry import push_image_round
     from cmner_build.console import info
 
-    workspace = open_ws(ctx)
-    settings = annotate_settings(workspace)
-    names = check_usernames(annotators.split(",")) if annotators else pool_annotators(workspace.store, settings.pool)
-    with connect_admin(workspace, url) as api:
-        report = push_images(api, workspace.store, workspace.images_dir, names, prefix=settings.project_prefix)
+    report = push_image_round(open_ws(ctx), url=url, annotators=annotators.split(",") if annotators else ())
     if report is None:
         info("no kept image of a pushed post is waiting for a relevance check")
         return
@@ -231,29 +218,11 @@ def serve(
     workers: Optional[int] = typer.Option(None, "--workers", help="gunicorn workers (default: [doccano] workers, 1)."),
 ) -> None:
     """Start a local Doccano 1.8.4 (own venv, SQLite in the workspace, 127.0.0.1) in the background."""
-    from urllib.parse import urlparse
-
-    from cmner_build.annotate.settings import doccano_settings
-    from cmner_build.annotate.doccano.server import (
-        database_exists, default_venv_path, ensure_server_venv, generate_password, init_database, start_server,
-    )
+    from cmner_build.annotate.entry import serve_doccano
     from cmner_build.console import info, warn
 
-    workspace = open_ws(ctx)
-    settings = doccano_settings(workspace)
-    parsed = urlparse(settings.url)
-    chosen_port = port or (parsed.port if parsed.hostname in ("127.0.0.1", "localhost") and parsed.port else 8000)
-    server_venv = ensure_server_venv(venv or default_venv_path(settings.server_venv),
-                                     python or settings.server_python or None, log=info)
-    generated = None
-    if not database_exists(settings.server_dir):
-        password = os.environ.get(settings.password_env)
-        if not password:
-            password = generated = generate_password()
-        info(f"initialising the Doccano database in {settings.server_dir} (once)")
-        init_database(server_venv, settings.server_dir, settings.admin_user, password)
-    record = start_server(server_venv, settings.server_dir, host=host, port=chosen_port,
-                          workers=workers or settings.workers)
+    outcome = serve_doccano(open_ws(ctx), port=port, host=host, venv=venv, python=python, workers=workers, log=info)
+    record, settings, generated = outcome.record, outcome.settings, outcome.generated_password
     info(f"Doccano {record.url} is running (pid {record.pid}; data {settings.server_dir}; log "
          f"{settings.server_dir / 'server.log'}); stop it with `cmner-build doccano stop`")
     if host != "127.0.0.1":
