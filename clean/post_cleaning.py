@@ -18,8 +18,8 @@ from cmner_build.privacy import private_data_by_post
 from cmner_build.store import Store, utc_now
 
 from cmner_build.clean.content_filter import drop_category
-from cmner_build.clean.migrations import MIGRATIONS
-from cmner_build.clean.options import CleanOptions
+from cmner_build.clean.schema import MIGRATIONS
+from cmner_build.clean.settings import CleanOptions
 from cmner_build.clean.privacy import redact_with_rules
 
 IN_SCOPE = ("crawled", "cleaned", "ready")
@@ -212,10 +212,7 @@ def clean_corpus(
 
     if not dry_run:
         with stage_lock(store.path.parent, "clean"), store.transaction() as connection:
-            connection.executemany(
-                "UPDATE posts SET text = ?, status = ?, drop_reason = ?, dup_group = ?, updated_at = ? WHERE post_id = ?",
-                updates,
-            )
+            store.record_cleaning(updates)
             connection.executemany(
                 "INSERT INTO clean_posts (post_id, config_hash, cleaned_text, drop_reason, unfit_terms, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (post_id) DO UPDATE SET config_hash = excluded.config_hash,"

@@ -29,6 +29,10 @@ from rich.progress import (
 # is escaped by the callers, emoji codes are switched off here for every message.
 err = Console(stderr=True, emoji=False)
 out = Console(highlight=False, emoji=False)
+# Redirected to a file or pipe, a message is one line however long (rich would wrap at 80 columns);
+# tables still fit rich's default width.
+for _console in (err, out):
+    _console.soft_wrap = not _console.is_terminal
 
 
 def make_progress(*, transient: bool = False) -> Progress:
@@ -43,6 +47,8 @@ def make_progress(*, transient: bool = False) -> Progress:
         TextColumn("{task.fields[status]}", markup=False),
         console=err,
         transient=transient,
+        # A bar is for a person watching: redirected, it would only leave its last frame in the log.
+        disable=not err.is_terminal,
     )
 
 

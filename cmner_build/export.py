@@ -16,7 +16,8 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Callable, ContextManager, Sequence
 
 from .errors import CmnerError
 from .formats import format_tagged
@@ -30,6 +31,12 @@ from .safety import (
 from .splits import SPLITS, SplitPlan, parse_ratio, plan_splits
 from .privacy import KINDS, refuse_private_data
 from .store import Store, utc_now
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+# (description, total) -> a context yielding advance(n): console.progress_task, or None for no bar.
+ProgressFactory = Callable[[str, "int | None"], ContextManager[Callable[..., None]]]
 
 EXPORT_FORMATS: tuple[str, ...] = ("cmner", "twitter2015", "jsonl", "parquet")
 TOKENIZATION_OF_FORMAT = {"cmner": "char", "twitter2015": "whitespace"}
@@ -118,6 +125,39 @@ def choose_splits(
         resplit=resplit,
     )
     return plan, groups
+
+
+def export_workspace(
+    workspace: "Workspace",
+    *,
+    ratio: str | None = None,
+    seed: int | None = None,
+    resplit: bool = False,
+    fmt: str = "cmner",
+    out: Path | None = None,
+    progress: ProgressFactory | None = None,
+) -> ExportReport:
+    """`cmner-build export`: the workspace's gold posts into <workspace>/exports/<format> (or `out`),
+    with the ratio, seed, near-duplicate settings and privacy kinds of cmner.toml unless given."""
+    from .privacy import kinds_from_settings
+
+    settings = workspace.settings
+    ratio = ratio or settings.split_ratio
+    parse_ratio(ratio)  # a bad ratio is reported before any work starts
+    out_dir = out or workspace.exports_dir / fmt
+    total = workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status='gold'")
+    with (progress or _no_progress)("exporting", total) as advance:
+        return export_corpus(
+            workspace.store, out_dir, fmt=fmt, ratio=ratio,
+            seed=settings.seed if seed is None else seed, resplit=resplit,
+            near_duplicate_jaccard=settings.near_duplicate_jaccard,
+            near_duplicate_search=settings.near_duplicate_search, images_dir=workspace.images_dir,
+            progress=advance, private_kinds=kinds_from_settings(settings),
+        )
+
+
+def _no_progress(_description: str, _total: int | None) -> ContextManager[Callable[..., None]]:
+    return nullcontext(lambda *_args, **_kwargs: None)
 
 
 def export_corpus(

@@ -19,13 +19,15 @@ def leak_audit(texts: Mapping[str, str], split_of: Mapping[str, str], threshold:
     A pair is identical when the two texts are equal; near-identical when they differ and their
     character 3-gram Jaccard reaches the threshold (found exactly: no pair at or above it is missed).
     """
+    # Only posts in different splits can leak: with one split (or none) there is nothing to search.
+    found = near_duplicate_pairs(texts, threshold, method="exact") if len(set(split_of.values())) > 1 else []
     identical_groups: dict[str, set[str]] = {}
     for post_id, text in texts.items():
         identical_groups.setdefault(text, set()).add(post_id)
     spread_groups = [
         sorted(ids) for ids in identical_groups.values() if len({split_of[i] for i in ids}) > 1
     ]
-    cross = [(a, b, s) for a, b, s in near_duplicate_pairs(texts, threshold, method="exact") if split_of[a] != split_of[b]]
+    cross = [(a, b, s) for a, b, s in found if split_of[a] != split_of[b]]
     cross_identical = [(a, b) for a, b, _ in cross if texts[a] == texts[b]]
     cross_near = [(a, b, s) for a, b, s in cross if texts[a] != texts[b]]
     return {

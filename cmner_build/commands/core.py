@@ -114,27 +114,16 @@ def export(
     one are split at the ratio. --resplit re-splits everything.
     """
     from ..console import info, progress_task, warn
-    from ..export import EXPORT_FORMATS, export_corpus
-    from ..privacy import kinds_from_settings
-    from ..splits import parse_ratio
+    from ..export import EXPORT_FORMATS, export_workspace
 
-    workspace = open_ws(ctx)
-    settings = workspace.settings
-    ratio = split or settings.split_ratio
-    parse_ratio(ratio)  # a bad ratio is reported before any work starts
     if resplit and keep_splits:
         raise typer.BadParameter("--keep-splits (the default) contradicts --resplit; use one", param_hint="--resplit")
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
-    out_dir = out or workspace.exports_dir / fmt
-    with progress_task("exporting", workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status='gold'")) as advance:
-        report = export_corpus(
-            workspace.store, out_dir, fmt=fmt, ratio=ratio,
-            seed=settings.seed if seed is None else seed, resplit=resplit,
-            near_duplicate_jaccard=settings.near_duplicate_jaccard,
-            near_duplicate_search=settings.near_duplicate_search, images_dir=workspace.images_dir,
-            progress=advance, private_kinds=kinds_from_settings(settings),
-        )
+    workspace = open_ws(ctx)
+    report = export_workspace(workspace, ratio=split, seed=seed, resplit=resplit, fmt=fmt, out=out,
+                              progress=progress_task)
+    out_dir = report.out_dir
     if report.refused_posts:
         warn(f"{len(report.refused_posts)} gold posts left out: their id cannot be written in a release "
              f"(e.g. {report.refused_posts[0]!r})")
@@ -161,16 +150,9 @@ def stats(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots to <workspace>/exports/."),
 ) -> None:
     """Print the paper's Table 1, topic / image / entity / length distributions and a split-leak audit."""
-    from cmner_build.privacy import kinds_from_settings
-    from cmner_build.stats.corpus_stats import compute_stats
+    from cmner_build.stats.corpus_stats import workspace_stats
 
-    workspace = open_ws(ctx)
-    result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard,
-                           kinds_from_settings(workspace.settings))
-    if plots:
-        from cmner_build.stats.plots import write_plots
-
-        result["plots"] = [str(path) for path in write_plots(result, workspace.exports_dir)]
+    result = workspace_stats(open_ws(ctx), plots)
     if as_json:
         print_json(result)
     else:

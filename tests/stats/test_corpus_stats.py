@@ -167,3 +167,23 @@ def test_the_audit_on_the_release_matches_an_independent_brute_force_count(relea
     audit = compute_stats(release_workspace.store)["leak_audit"]
     assert (audit["identical_pairs_across_splits"], audit["near_identical_pairs_across_splits"]) == (identical, near)
     assert near > 0 and identical > 0
+
+
+def test_stats_imports_no_near_duplicate_search_when_no_two_splits_can_leak(tmp_path):
+    """datasketch pulls in scipy (about a second): only a real cross-split search may import it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cmner_build.store import Store\n"
+        "from cmner_build.stats.corpus_stats import compute_stats\n"
+        f"store = Store({str(tmp_path / 'corpus.db')!r})\n"
+        "store.execute(\"INSERT INTO posts (post_id, source, original_text, text, status, split, created_at, "
+        "updated_at) VALUES ('a', 'import', '同一句话', '同一句话', 'gold', 'train', '', ''), "
+        "('b', 'import', '同一句话', '同一句话', 'gold', 'train', '', '')\")\n"
+        "compute_stats(store)\n"
+        "print('datasketch' in sys.modules, 'scipy' in sys.modules)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["False", "False"]
