@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 from cmner_build.errors import CmnerError
 from cmner_build.model import Span, validate_spans
+from cmner_build.safety import fault_point
 from cmner_build.store import Store, utc_now
 
 from cmner_build.annotate.adjudication.merge import Candidate, Cluster, MergedPost, spans_from_json, spans_to_json
@@ -173,6 +174,7 @@ def settle_post(store: Store, post: StoredPost, gold: Sequence[Span], via: str) 
         replaced = [dict(row) for row in previous if row["source"] != "adjudication"]
         store.log_event("adjudicate", "settled", f"{len(gold)} gold spans ({via})", post_id=post.merged.post_id,
                         gold=spans_to_json(gold), replaced_gold=replaced)
+    fault_point("adjudicate.settled")
     post.state, post.gold = "settled", gold
     return status
 
