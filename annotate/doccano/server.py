@@ -64,7 +64,7 @@ class ServerRecord:
 
 def repo_venv_path() -> Path | None:
     """`.venv-doccano` at the root of a source checkout (where `make test` builds it), if there is one."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     if (root / "pyproject.toml").exists() and (root / "annotate").is_dir():
         return root / ".venv-doccano"
     return None
