@@ -14,6 +14,7 @@ from typing import Callable
 
 from .errors import CmnerError
 from .formats import format_tagged
+from .hf_parquet import PARQUET_IMAGE_MODES, write_parquet
 from .model import BIO_TAGS, Span, spans_to_bio, tokenize
 from .near_duplicates import group_pairs, near_duplicate_pairs
 from .splits import SPLITS, assign_splits, parse_ratio
@@ -110,11 +111,14 @@ def export_corpus(
     keep_splits: bool = False,
     near_duplicate_jaccard: float = 0.7,
     images_dir: Path | None = None,
+    parquet_images: str = "embed",
     progress: Callable[[int], None] | None = None,
 ) -> ExportReport:
     if fmt not in EXPORT_FORMATS:
         raise CmnerError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     parse_ratio(ratio)  # reject a bad ratio before touching anything
+    if parquet_images not in PARQUET_IMAGE_MODES:
+        raise CmnerError(f"unknown Parquet image mode {parquet_images!r}; choose {' or '.join(PARQUET_IMAGE_MODES)}")
     posts = load_gold_posts(store)
     if not posts:
         raise CmnerError("no gold posts to export: import a release or adjudicate annotations first")
@@ -153,7 +157,8 @@ def export_corpus(
                     handle.write(json.dumps(_hf_record(*record), ensure_ascii=False) + "\n")
         else:
             path = out_dir / f"{split}.parquet"
-            _write_parquet(path, [_hf_record(*record) for record in records])
+            report.missing_images += write_parquet(path, [_hf_record(*record) for record in records],
+                                                   images=parquet_images, images_dir=images_dir)
         report.files.append(path)
 
     if fmt in ("jsonl", "parquet"):
@@ -161,7 +166,8 @@ def export_corpus(
         labels_path.write_text(json.dumps(list(BIO_TAGS), ensure_ascii=False) + "\n", encoding="utf-8")
         report.files.append(labels_path)
     if images_dir is not None:
-        report.images_copied, report.missing_images = _copy_images(posts, images_dir, out_dir / "images")
+        report.images_copied, missing = _copy_images(posts, images_dir, out_dir / "images")
+        report.missing_images = sorted(set(report.missing_images) | set(missing))
     return report
 
 
@@ -174,33 +180,6 @@ def _hf_record(post: ExportedPost, tokens: list[str], tags: list[str]) -> dict:
         "images": [f"images/{name}" for name in post.image_files],
         "topic": post.topic or "",
     }
-
-
-def _write_parquet(path: Path, records: list[dict]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    string_list = {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"}
-    features = {
-        "id": {"dtype": "string", "_type": "Value"},
-        "tokens": string_list,
-        "ner_tags": {"feature": {"names": list(BIO_TAGS), "_type": "ClassLabel"}, "_type": "Sequence"},
-        "images": string_list,
-        "topic": {"dtype": "string", "_type": "Value"},
-    }
-    schema = pa.schema(
-        [
-            ("id", pa.string()),
-            ("tokens", pa.list_(pa.string())),
-            ("ner_tags", pa.list_(pa.int64())),
-            ("images", pa.list_(pa.string())),
-            ("topic", pa.string()),
-        ],
-        # Lets Hugging Face `datasets` load ner_tags as a ClassLabel with the tag names.
-        metadata={b"huggingface": json.dumps({"info": {"features": features}}).encode("utf-8")},
-    )
-    table = pa.Table.from_pylist(records, schema=schema)
-    pq.write_table(table, path)
 
 
 def _copy_images(posts: list[ExportedPost], source_dir: Path, target_dir: Path) -> tuple[int, list[str]]:
