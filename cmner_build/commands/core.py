@@ -74,6 +74,10 @@ def export(
     keep_splits: bool = typer.Option(False, "--keep-splits", help="Keep the splits posts already have (a release's)."),
     fmt: str = typer.Option("cmner", "--format", "-f", help="cmner, twitter2015, jsonl or parquet."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: <workspace>/exports/<format>)."),
+    card: Optional[bool] = typer.Option(None, "--card/--no-card", help="Write the dataset card README.md "
+                                        "(default: with --format parquet)."),
+    parquet_images: str = typer.Option("embed", "--parquet-images", help="Parquet: embed the images as an Image "
+                                       "feature, or paths (relative paths to the copied images/)."),
 ) -> None:
     """Write train / dev / test, stratified by topic and leak-free, with the images beside the text."""
     from ..console import info, progress_task, warn
@@ -92,13 +96,19 @@ def export(
             workspace.store, out_dir, fmt=fmt, ratio=ratio,
             seed=settings.seed if seed is None else seed, keep_splits=keep_splits,
             near_duplicate_jaccard=settings.near_duplicate_jaccard, images_dir=workspace.images_dir,
-            progress=advance,
+            parquet_images=parquet_images, progress=advance,
         )
     if report.missing_images:
         warn(f"{len(report.missing_images)} kept images are not in {workspace.images_dir} (e.g. {report.missing_images[0]})")
     counts = ", ".join(f"{name} {count}" for name, count in report.posts_by_split.items())
     kept_together = "" if keep_splits else f"; {report.groups_kept_together} duplicate groups kept within one split"
     info(f"exported {counts} to {out_dir} ({report.images_copied} images copied{kept_together})")
+    if card if card is not None else fmt == "parquet":
+        from cmner_build.stats.card import card_settings, write_card
+
+        path = write_card(workspace.store, out_dir, card_settings(settings), files=report.files,
+                          images=parquet_images, near_duplicate_jaccard=settings.near_duplicate_jaccard)
+        info(f"dataset card: {path}")
 
 
 def stats(
