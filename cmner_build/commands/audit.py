@@ -66,7 +66,7 @@ def labels(
             images=images or settings.images, seed=workspace.settings.seed, device=device,
         )
         result = confident_learning_issues(workspace.store, workspace.runs_dir, workspace.root / "features", options,
-                                           progress=progress_task, log=info)
+                                           images_dir=workspace.images_dir, progress=progress_task, log=info)
         other[result.signal] = result.issues
         signal_info[result.signal] = result.info
     outcome = audit_labels(workspace.store, out or workspace.exports_dir / "audit", settings,
