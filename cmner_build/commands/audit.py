@@ -76,7 +76,7 @@ def labels(
     if doccano:
         from cmner_build.annotate.adjudication.audit_review import send_for_review
 
-        extra["doccano"] = send_for_review(workspace, outcome.ranked[:shown], adjudicator, url).__dict__
+        extra["doccano"] = send_for_review(workspace, outcome.ranked[:shown], adjudicator, url)
     if as_json:
         print_json({**outcome.summary, **extra})
         return
