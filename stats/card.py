@@ -26,6 +26,7 @@ from cmner_build.stats.audit.run import latest_audit
 from cmner_build.stats.corpus_stats import compute_stats
 
 NOT_RUN = "not run"
+CARD_AUDIT_KEYS = ("model", "images", "folds", "epochs", "fold_dev_f1")  # a signal's settings shown (no local paths)
 CARD_NAME = "README.md"
 
 
@@ -201,8 +202,7 @@ def _gold_audit(store: Store, top: int = 10) -> list[str]:
              f"{audit['combined']:,} likely label issues."]
     for name, entry in audit["signals"].items():
         kinds = ", ".join(f"{_md(kind)} {count:,}" for kind, count in sorted(entry["by_kind"].items()))
-        extra = "".join(f", {_md(key)} {_md(value)}" for key, value in entry.items()
-                        if key not in ("issues", "by_kind", "posts"))
+        extra = "".join(f", {key} {_md(entry[key])}" for key in CARD_AUDIT_KEYS if key in entry)
         lines.append(f"- {_md(name)}: {entry['issues']:,} issues in {entry['posts']:,} posts ({kinds}{extra}).")
     if audit.get("top"):
         lines += ["", "| # | post | kind | suggested fix | reason |", "|---:|---|---|---|---|"]

@@ -50,6 +50,7 @@ def labels(
 
     from ..console import info, progress_task
     from ..errors import CmnerError
+    from ..safety import stage_lock
 
     workspace = open_ws(ctx)
     settings = audit_settings(workspace.settings)
@@ -57,26 +58,27 @@ def labels(
     if chosen not in SIGNAL_CHOICES:
         raise CmnerError(f"--signals must be one of {', '.join(SIGNAL_CHOICES)}, not {chosen!r}")
     shown = top or settings.top
-    other, signal_info = {}, {}
-    if chosen in ("confident_learning", "both"):
-        from cmner_build.baselines.confident import CrossValidationOptions, confident_learning_issues
+    with stage_lock(workspace.root, "audit"):  # one audit at a time: the folds' cache is shared
+        other, signal_info = {}, {}
+        if chosen in ("confident_learning", "both"):
+            from cmner_build.baselines.confident import CrossValidationOptions, confident_learning_issues
 
-        options = CrossValidationOptions(
-            folds=folds or settings.folds, epochs=epochs or settings.epochs, model=model or settings.model,
-            images=images or settings.images, seed=workspace.settings.seed, device=device,
-        )
-        result = confident_learning_issues(workspace.store, workspace.runs_dir, workspace.root / "features", options,
-                                           images_dir=workspace.images_dir, progress=progress_task, log=info)
-        other[result.signal] = result.issues
-        signal_info[result.signal] = result.info
-    outcome = audit_labels(workspace.store, out or workspace.exports_dir / "audit", settings,
-                           consistency=chosen in ("consistency", "both"), other_signals=other,
-                           signal_info=signal_info)
-    extra: dict = {}
-    if doccano:
-        from cmner_build.annotate.adjudication.audit_review import send_for_review
+            options = CrossValidationOptions(
+                folds=folds or settings.folds, epochs=epochs or settings.epochs, model=model or settings.model,
+                images=images or settings.images, seed=workspace.settings.seed, device=device,
+            )
+            result = confident_learning_issues(workspace.store, workspace.runs_dir, workspace.root / "features", options,
+                                               images_dir=workspace.images_dir, progress=progress_task, log=info)
+            other[result.signal] = result.issues
+            signal_info[result.signal] = result.info
+        outcome = audit_labels(workspace.store, out or workspace.exports_dir / "audit", settings,
+                               consistency=chosen in ("consistency", "both"), other_signals=other,
+                               signal_info=signal_info)
+        extra: dict = {}
+        if doccano:
+            from cmner_build.annotate.adjudication.audit_review import send_for_review
 
-        extra["doccano"] = send_for_review(workspace, outcome.ranked[:shown], adjudicator, url)
+            extra["doccano"] = send_for_review(workspace, outcome.ranked[:shown], adjudicator, url)
     if as_json:
         print_json({**outcome.summary, **extra})
         return
