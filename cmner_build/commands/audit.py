@@ -30,6 +30,8 @@ def labels(
     model: Optional[str] = typer.Option(None, "--model", help="Baseline of the folds: acn (default) or umt."),
     images: Optional[str] = typer.Option(None, "--images", help="Images for the folds' model: none (default), one, all."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda for the folds' training."),
+    bert: Optional[str] = typer.Option(None, "--bert", help="UMT folds: BERT hub name or local folder."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", help="Image folds: which feature cache (see `features`)."),
     top: Optional[int] = typer.Option(None, "--top", help="Rows shown, and items sent with --doccano (50)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: <workspace>/exports/audit)."),
     doccano: bool = typer.Option(False, "--doccano", help="Send the top items to an adjudication project in Doccano."),
@@ -65,7 +67,8 @@ def labels(
 
             options = CrossValidationOptions(
                 folds=folds or settings.folds, epochs=epochs or settings.epochs, model=model or settings.model,
-                images=images or settings.images, seed=workspace.settings.seed, device=device,
+                images=images or settings.images, seed=workspace.settings.seed, device=device, bert=bert,
+                encoder=encoder,
             )
             result = confident_learning_issues(workspace.store, workspace.runs_dir, workspace.root / "features", options,
                                                images_dir=workspace.images_dir, progress=progress_task, log=info)
