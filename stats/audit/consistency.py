@@ -20,6 +20,7 @@ String search uses Aho-Corasick (pyahocorasick) over every labelled surface stri
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Protocol, Sequence
@@ -30,6 +31,7 @@ from cmner_build.model import Span, tokenize
 SIGNAL = "consistency"
 WEAK_BOUNDARY_FACTOR = 0.25  # cuts without a labelled occurrence of the same stretch elsewhere
 MAX_SPILL = 2  # a span longer than a labelled string by at most this many characters may be a spill
+CONVENTION_MIN = 2  # other unlabelled occurrences of a string in one context that make it a convention
 
 
 class GoldPost(Protocol):
@@ -75,10 +77,32 @@ class _Corpus:
                 tokens = tokenize(post.text, post.tokenization)
                 self.starts.append({t.start for t in tokens})
                 self.ends.append({t.end for t in tokens})
+        self._context_cache: dict[str, list[_Occurrence]] = {}
+        self._joined: str | None = None
+        self._offsets: list[int] = []
         self.labels: dict[str, Counter[str]] = defaultdict(Counter)  # surface -> label counts as a whole span
         for post in self.posts:
             for span in post.spans:
                 self.labels[span.text_of(post.text)][span.label] += 1
+
+    def context_hits(self, window: str) -> list[_Occurrence]:
+        """Every occurrence of window in the corpus (plain substring search, cached per window)."""
+        if window not in self._context_cache:
+            if self._joined is None:  # every text in one string, "\0" between posts: one find per window
+                self._joined = "\0".join(post.text for post in self.posts)
+                self._offsets, position = [], 0
+                for post in self.posts:
+                    self._offsets.append(position)
+                    position += len(post.text) + 1
+            hits = []
+            position = self._joined.find(window)
+            while position >= 0:
+                index = bisect_right(self._offsets, position) - 1
+                start = position - self._offsets[index]
+                hits.append(_Occurrence(index, start, start + len(window)))
+                position = self._joined.find(window, position + 1)
+            self._context_cache[window] = hits
+        return self._context_cache[window]
 
     def aligned(self, index: int, start: int, end: int) -> bool:
         starts, ends = self.starts[index], self.ends[index]
@@ -139,7 +163,7 @@ def _type_issues(corpus: _Corpus, min_support: int) -> list[LabelIssue]:
 
 def _missed_issues(corpus: _Corpus, occurrences: dict[str, list[_Occurrence]], min_chars: int,
                    min_support: int) -> list[LabelIssue]:
-    candidates: list[LabelIssue] = []
+    candidates: list[tuple[LabelIssue, _Occurrence]] = []
     for surface, found in occurrences.items():
         if len(surface) < min_chars:
             continue
@@ -152,20 +176,44 @@ def _missed_issues(corpus: _Corpus, occurrences: dict[str, list[_Occurrence]], m
         score = _smoothed(labelled, len(free))
         for occurrence in free:
             post = corpus.posts[occurrence.post]
-            candidates.append(LabelIssue(
+            candidates.append((LabelIssue(
                 post.post_id, SIGNAL, "missed", occurrence.start, occurrence.end, [],
                 [Span(occurrence.start, occurrence.end, majority)], score,
                 f"「{surface}」 is left unlabelled here but labelled in {labelled} places "
                 f"(unlabelled in {len(free)})",
                 {"labels": dict(labels), "unlabelled": len(free)},
-            ))
+            ), occurrence))
+    candidates = [(issue, o) for issue, o in candidates if not _unlabelled_by_convention(corpus, o)]
     # Overlapping suggestions in one post ("北京" inside "北京大学"): keep the best, then the longest.
-    candidates.sort(key=lambda issue: (-issue.score, -(issue.end - issue.start)))
+    candidates.sort(key=lambda pair: (-pair[0].score, -(pair[0].end - pair[0].start)))
     kept: dict[str, list[LabelIssue]] = defaultdict(list)
-    for issue in candidates:
+    for issue, _ in candidates:
         if not any(issue.start < other.end and other.start < issue.end for other in kept[issue.post_id]):
             kept[issue.post_id].append(issue)
     return [issue for issues in kept.values() for issue in issues]
+
+
+def _unlabelled_by_convention(corpus: _Corpus, occurrence: _Occurrence) -> bool:
+    """True when the string, with the character before or after it here, recurs elsewhere and is never
+    labelled there ("北京" in "北京时间"): a convention of the corpus, not a miss."""
+    text = corpus.posts[occurrence.post].text
+    for lo, hi in ((occurrence.start - 1, occurrence.end), (occurrence.start, occurrence.end + 1)):
+        if lo < 0 or hi > len(text):
+            continue
+        window = text[lo:hi]
+        offset = occurrence.start - lo
+        labelled = unlabelled = 0
+        for hit in corpus.context_hits(window):
+            if hit.post == occurrence.post and hit.start == lo:
+                continue
+            start, end = hit.start + offset, hit.start + offset + (occurrence.end - occurrence.start)
+            if _touching(corpus.posts[hit.post].spans, start, end):
+                labelled += 1
+            else:
+                unlabelled += 1
+        if unlabelled >= CONVENTION_MIN and labelled == 0:
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,11 @@ def test_combine_puts_what_both_signals_flag_first():
     ranked = combine([[a, b], [c, d]])
     assert [(i.post_id, i.signals) for i in ranked] == [
         ("q", ["consistency", "confident_learning"]), ("p", ["consistency"]), ("r", ["confident_learning"])]
+
+
+def test_a_context_where_the_corpus_never_labels_the_string_is_a_convention_not_a_miss():
+    posts = [P(f"city{i}", f"我在北京住了{i}年", [Span(2, 4, "LOC")]) for i in range(5)]
+    posts += [P(f"time{i}", f"北京时间{i}点开球") for i in range(3)]  # 北京时间: never labelled, a convention
+    posts.append(P("miss", "他去北京出差"))
+    found = {(issue.post_id, issue.kind) for issue in consistency_issues(posts)}
+    assert found == {("miss", "missed")}
