@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from cmner_build.config import Settings
 from cmner_build.errors import ConfigError
+from cmner_build.export import CARD_NAME
 from cmner_build.hf_parquet import hf_features
 from cmner_build.model import BIO_TAGS, LABELS
 from cmner_build.safety import atomic_write_text
@@ -27,7 +28,6 @@ from cmner_build.stats.corpus_stats import compute_stats
 
 NOT_RUN = "not run"
 CARD_AUDIT_KEYS = ("model", "images", "folds", "epochs", "fold_dev_f1")  # a signal's settings shown (no local paths)
-CARD_NAME = "README.md"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from cmner_build.store import Store, utc_now
 
 from cmner_build.annotate.adjudication.merge import Candidate, Cluster, MergedPost, conflict_type
 from cmner_build.annotate.adjudication.store import AUDIT_BATCH, _insert, load_posts
-from cmner_build.annotate.agreement.schema import ensure_schema
 
 GOLD, AUDIT = "gold", "audit"
 
@@ -91,7 +90,6 @@ def review_post(post_id: str, text: str, gold: Sequence[Span], issues: Sequence[
 
 def open_for_review(store: Store, issues: Sequence[Flagged]) -> PlanResult:
     """Store one open adjudication post per flagged gold post (see the module docstring)."""
-    ensure_schema(store)
     result = PlanResult()
     by_post: dict[str, list[Flagged]] = {}
     for issue in issues:
@@ -126,9 +124,9 @@ def send_for_review(workspace: Any, issues: Sequence[Flagged], adjudicator: str 
     result of `adjudicate --doccano` with the review plan's counts added."""
     from cmner_build.errors import CmnerError
 
-    from cmner_build.annotate.adjudication.server import connect_adjudication_server, push_to_server
-    from cmner_build.annotate.agreement.settings import agreement_settings
-    from cmner_build.annotate.doccano.connect import annotate_settings
+    from cmner_build.annotate.adjudication.entry import connect_server
+    from cmner_build.annotate.adjudication.server import push_to_server
+    from cmner_build.annotate.settings import agreement_settings, annotate_settings
 
     settings = agreement_settings(workspace.settings)
     name = adjudicator or settings.adjudicator
@@ -136,7 +134,7 @@ def send_for_review(workspace: Any, issues: Sequence[Flagged], adjudicator: str 
         raise CmnerError("name the reviewer: --adjudicator USERNAME or [agreement] adjudicator in cmner.toml")
     store = workspace.store
     plan = open_for_review(store, issues)
-    with connect_adjudication_server(workspace, url) as server:
+    with connect_server(workspace, url, "export the report and review it in the HTML page instead") as server:
         pushed = push_to_server(store, server, load_posts(store, state="open", post_ids=plan.post_ids), name,
                                 settings.reason_codes, annotate_settings(workspace).project_prefix)
     return {**pushed.__dict__, "already_out": sorted(set(pushed.already_out) | set(plan.already_open)),
