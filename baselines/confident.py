@@ -25,7 +25,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from cmner_build.errors import CmnerError
 from cmner_build.export import ExportedPost, load_gold_posts
@@ -36,7 +36,9 @@ from cmner_build.safety import atomic_write_bytes, atomic_write_text
 from cmner_build.store import Store
 
 from cmner_build.baselines.data import Post
-from cmner_build.baselines.train import ProgressFactory
+
+if TYPE_CHECKING:  # train imports torch; the consistency-only audit must not pay for it
+    from cmner_build.baselines.train import ProgressFactory
 
 SIGNAL = "confident_learning"
 CACHE_FOLDER = "audit-cv"
@@ -125,7 +127,7 @@ def confident_learning_issues(
     options: CrossValidationOptions,
     *,
     images_dir: Path | None = None,
-    progress: ProgressFactory | None = None,
+    progress: "ProgressFactory | None" = None,
     log: Callable[[str], None] = _log_nothing,
 ) -> CrossValidationResult:
     """Train (or reuse) the k fold models, predict each held-out fold, rank the likely label issues."""
@@ -188,6 +190,14 @@ def confident_learning_issues(
             "folds_reused": reused, "fold_dev_f1": [f["dev_f1"] for f in fold_info],
             "seconds": round(time.perf_counter() - started, 1), "cache": str(cache_dir)}
     return CrossValidationResult(issues, info, cache_dir, predictions=predictions)
+
+
+def workspace_confident_learning(workspace, values: dict, *, progress: "ProgressFactory | None" = None,
+                                 log: Callable[[str], None] = _log_nothing) -> CrossValidationResult:
+    """The audit's confident-learning signal for a workspace (what `audit labels` passes to the stats entry)."""
+    options = CrossValidationOptions(**{key: value for key, value in values.items() if value is not None})
+    return confident_learning_issues(workspace.store, workspace.runs_dir, workspace.root / "features", options,
+                                     images_dir=workspace.images_dir, progress=progress, log=log)
 
 
 @dataclass

@@ -47,44 +47,20 @@ def labels(
     label_issues.jsonl and label_issues.html; --doccano sends the top items for review, and
     `adjudicate pull` applies the decisions to the gold with their reasons.
     """
-    from cmner_build.stats.audit.run import audit_labels
-    from cmner_build.stats.audit.settings import SIGNAL_CHOICES, audit_settings
+    from cmner_build.annotate.adjudication.audit_review import send_for_review
+    from cmner_build.baselines.confident import workspace_confident_learning
+    from cmner_build.stats.audit.entry import AuditRequest, audit_workspace
 
     from ..console import info, progress_task
-    from ..errors import CmnerError
-    from ..safety import stage_lock
 
-    workspace = open_ws(ctx)
-    settings = audit_settings(workspace.settings)
-    chosen = signals or settings.signals
-    if chosen not in SIGNAL_CHOICES:
-        raise CmnerError(f"--signals must be one of {', '.join(SIGNAL_CHOICES)}, not {chosen!r}")
-    shown = top or settings.top
-    with stage_lock(workspace.root, "audit"):  # one audit at a time: the folds' cache is shared
-        other, signal_info = {}, {}
-        if chosen in ("confident_learning", "both"):
-            from cmner_build.baselines.confident import CrossValidationOptions, confident_learning_issues
-
-            options = CrossValidationOptions(
-                folds=folds or settings.folds, epochs=epochs or settings.epochs, model=model or settings.model,
-                images=images or settings.images, seed=workspace.settings.seed, device=device, bert=bert,
-                encoder=encoder,
-            )
-            result = confident_learning_issues(workspace.store, workspace.runs_dir, workspace.root / "features", options,
-                                               images_dir=workspace.images_dir, progress=progress_task, log=info)
-            other[result.signal] = result.issues
-            signal_info[result.signal] = result.info
-        outcome = audit_labels(workspace.store, out or workspace.exports_dir / "audit", settings,
-                               consistency=chosen in ("consistency", "both"), other_signals=other,
-                               signal_info=signal_info)
-        extra: dict = {}
-        if doccano:
-            from cmner_build.annotate.adjudication.audit_review import send_for_review
-
-            extra["doccano"] = send_for_review(workspace, outcome.ranked[:shown], adjudicator, url)
+    request = AuditRequest(signals=signals, folds=folds, epochs=epochs, model=model, images=images, device=device,
+                           bert=bert, encoder=encoder, top=top, out=out, doccano=doccano, adjudicator=adjudicator,
+                           url=url)
+    result = audit_workspace(open_ws(ctx), request, confident_learning=workspace_confident_learning,
+                             review=send_for_review, progress=progress_task, log=info)
     if as_json:
-        print_json({**outcome.summary, **extra})
+        print_json({**result.outcome.summary, **({"doccano": result.review} if result.review is not None else {})})
         return
     from cmner_build.stats.audit.render import render_audit
 
-    render_audit(outcome, shown, extra.get("doccano"))
+    render_audit(result.outcome, result.top, result.review)
