@@ -122,5 +122,6 @@ def test_review_round_trip_changes_exactly_the_accepted_spans(workspace: Workspa
     again = run_cli("-w", root, "audit", "labels", "--signals", "consistency", "--doccano", "--adjudicator", JUDGE, "--json")
     assert again.exit_code == 0, again.output
     assert "cut" in json.loads(again.stdout)["doccano"]["already_out"]
-    # the review's "versions" are no annotators
-    assert run_cli("-w", root, "agreement", "--vs-gold", "--json").exit_code == 0
+    # the review's "versions" (gold / audit) are no annotators: nothing for --vs-gold to score
+    vs_gold = run_cli("-w", root, "agreement", "--vs-gold", "--json")
+    assert vs_gold.exit_code == 2 and "no adjudicated posts" in vs_gold.error
