@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .model import BIO_TAGS
-from .safety import atomic_write_bytes
+from .safety import UnsafeInputError, atomic_write_bytes, path_inside, regular_file
 
 PARQUET_IMAGE_MODES: tuple[str, ...] = ("embed", "paths")
 
@@ -56,8 +56,11 @@ def write_parquet(path: Path, records: Sequence[dict], *, images: str = "embed",
             embedded = []
             for relative in record["images"]:
                 name = Path(relative).name
-                source = images_dir / name if images_dir is not None else None
-                if source is None or not source.is_file():
+                try:  # a name that would leave the folder, a link or a missing file is reported, never read
+                    if images_dir is None:
+                        raise UnsafeInputError("no image folder")
+                    source = regular_file(path_inside(images_dir, name))
+                except UnsafeInputError:
                     missing.append(name)
                     continue
                 embedded.append({"bytes": source.read_bytes(), "path": name})
