@@ -10,7 +10,7 @@ from typing import Callable
 
 import typer
 
-from . import agreement, annotate, baseline, clean, core, crawl, demo
+from . import agreement, annotate, baseline, clean, core, crawl, demo, translate
 
 REGISTRARS: list[Callable[[typer.Typer], None]] = [
     core.register,
@@ -19,6 +19,7 @@ REGISTRARS: list[Callable[[typer.Typer], None]] = [
     annotate.register,
     agreement.register,
     baseline.register,
+    translate.register,
     demo.register,
 ]
 
