@@ -72,6 +72,38 @@ class CRF(nn.Module):
         return torch.logsumexp(alpha + self.end_transitions, dim=1)
 
     @torch.no_grad()
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """p(tag_t = k | emissions) for every position, (B, T, K) fp32, zero on padding (forward-backward).
+
+        The distribution is the one `decode` maximises: with tag names, invalid BIO sequences get the same
+        penalty, so their probability is (numerically) zero and the Viterbi path is its mode.
+        """
+        _check(emissions, mask)
+        with torch.autocast(device_type=emissions.device.type, enabled=False):
+            emissions = emissions.float()
+            length = emissions.size(1)
+            transitions = (self.transitions + self.transition_penalty).unsqueeze(0)  # (1, from, to)
+            alpha = self.start_transitions + self.start_penalty + emissions[:, 0]
+            alphas = [alpha]
+            for t in range(1, length):
+                step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emissions[:, t]
+                alpha = torch.where(mask[:, t].unsqueeze(1), step, alpha)
+                alphas.append(alpha)
+            log_partition = torch.logsumexp(alpha + self.end_transitions, dim=1)  # (B,)
+            # beta_t: log-sum of the scores from position t (exclusive) to the end; at a sequence's last
+            # position it is the end transition.
+            end = self.end_transitions.expand_as(alpha)
+            beta = end
+            betas = [beta]
+            for t in range(length - 2, -1, -1):
+                step = torch.logsumexp(transitions + (emissions[:, t + 1] + beta).unsqueeze(1), dim=2)
+                beta = torch.where(mask[:, t + 1].unsqueeze(1), step, end)
+                betas.append(beta)
+            betas.reverse()
+            log_marginals = torch.stack(alphas, 1) + torch.stack(betas, 1) - log_partition.view(-1, 1, 1)
+            return log_marginals.exp() * mask.unsqueeze(2)
+
+    @torch.no_grad()
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
         """The best tag sequence of each item, cut to its length."""
         _check(emissions, mask)

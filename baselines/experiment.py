@@ -186,10 +186,21 @@ def _index_items(encode, splits: dict[str, list[Post]]) -> dict[str, list[dict]]
     return items
 
 
+def _task(kit, items, grids, has_image, make_optimizer, batch_size: int, eval_batch_size: int,
+          max_grad_norm: float) -> Task:
+    return Task(
+        model=kit.model, items=items,
+        collate=lambda batch_items, device: kit.collate(batch_items, device, grids, has_image),
+        make_optimizer=make_optimizer, batch_size=batch_size, eval_batch_size=eval_batch_size,
+        max_grad_norm=max_grad_norm,
+    )
+
+
 def _build_acn(options: BaselineOptions, splits, grids, has_image):
     import torch
 
-    from cmner_build.baselines.acn import ACN, ACNConfig, build_vocabs, collate, encode_post, load_vectors, pretrained_matrix
+    from cmner_build.baselines.acn import ACNConfig, build_vocabs, load_vectors, pretrained_matrix
+    from cmner_build.baselines.models import EVAL_BATCH_SIZE, build_model
     from cmner_build.baselines.vocab import normalize_token
 
     if options.attention not in ("additive", "concat"):
@@ -210,52 +221,27 @@ def _build_acn(options: BaselineOptions, splits, grids, has_image):
         attention=options.attention, freeze_embeddings=options.freeze_embeddings, dropout=options.dropout,
     )
     pretrained = pretrained_matrix(vocabs.tokens, embedding_dim, vectors) if vectors else None
-    model = ACN(config, pretrained)
-    items = _index_items(lambda post, index: encode_post(post, vocabs, index), splits)
+    kit = build_model("acn", config.to_dict(), vocabs.to_dict(), pretrained=pretrained)
+    items = _index_items(kit.encode, splits)
 
     def make_optimizer(module, total_steps):
         parameters = [p for p in module.parameters() if p.requires_grad]
         return torch.optim.Adam(parameters, lr=options.lr), None
 
-    task = Task(
-        model=model, items=items,
-        collate=lambda batch_items, device: collate(batch_items, device, grids, has_image),
-        make_optimizer=make_optimizer, batch_size=options.batch_size, eval_batch_size=64, max_grad_norm=5.0,
-    )
-    model_config = config.to_dict() | {"pretrained_vectors": len(vectors)}
-    return task, model_config, {"vocab.json": vocabs.to_dict()}
+    task = _task(kit, items, grids, has_image, make_optimizer, options.batch_size, EVAL_BATCH_SIZE["acn"], 5.0)
+    model_config = kit.model_config | {"pretrained_vectors": len(vectors)}
+    return task, model_config, {"vocab.json": kit.vocab}
 
 
 def _build_umt(options: BaselineOptions, splits, grids, has_image):
-    from cmner_build.baselines.acn import add_grids
-    from cmner_build.baselines.umt import UMT, UMTConfig, collate, encode_post, load_bert, make_optimizer
+    from cmner_build.baselines.models import EVAL_BATCH_SIZE, build_model
+    from cmner_build.baselines.umt import UMTConfig, make_optimizer
 
-    tokenizer, bert = load_bert(options.bert)
-    max_positions = int(getattr(bert.config, "max_position_embeddings", 512))
     config = UMTConfig(bert=options.bert, feature_dim=int(grids.shape[-1]) if grids is not None else 0,
                        lowercase=options.lowercase)
-    model = UMT(config, bert)
-    items = _index_items(
-        lambda post, index: encode_post(post, tokenizer, lowercase=options.lowercase, index=index,
-                                        max_positions=max_positions),
-        splits,
-    )
-    unknown = sum(int((item["input_ids"] == tokenizer.unk_token_id).sum()) for split in items.values() for item in split)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-    def collate_with_grids(batch_items, device):
-        batch = collate(batch_items, device, pad_id)
-        if grids is not None:
-            add_grids(batch, batch_items, grids, has_image, device)
-        return batch
-
-    task = Task(
-        model=model, items=items, collate=collate_with_grids,
-        make_optimizer=lambda module, total: make_optimizer(module, total, options.lr),
-        batch_size=options.batch_size, eval_batch_size=32, max_grad_norm=1.0,
-    )
-    model_config = config.to_dict() | {"max_positions": max_positions, "unknown_subtokens": unknown,
-                                       "bert_layers": bert.config.num_hidden_layers,
-                                       "bert_hidden": bert.config.hidden_size}
-    return task, model_config, {}
-
+    kit = build_model("umt", config.to_dict())
+    items = _index_items(kit.encode, splits)
+    unknown = sum(int((item["input_ids"] == kit.unk_token_id).sum()) for split in items.values() for item in split)
+    task = _task(kit, items, grids, has_image, lambda module, total: make_optimizer(module, total, options.lr),
+                 options.batch_size, EVAL_BATCH_SIZE["umt"], 1.0)
+    return task, kit.model_config | {"unknown_subtokens": unknown}, {}

@@ -174,14 +174,18 @@ def _init_bert_style(module: nn.Module, std: float) -> None:
         nn.init.zeros_(module.bias)
 
 
-def load_bert(name_or_path: str):
-    """(tokenizer, model) from a hub name or a local folder (config, vocabulary / tokenizer.json, weights)."""
-    from transformers import AutoModel, AutoTokenizer
+def load_bert(name_or_path: str, *, weights: bool = True):
+    """(tokenizer, model) from a hub name or a local folder (config, vocabulary / tokenizer.json, weights).
+    weights=False builds the model from its configuration only (a saved run's state replaces them)."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        # fp32 master weights whatever the checkpoint's dtype: bf16 happens in autocast, never in the weights.
-        model = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)
+        if weights:
+            # fp32 master weights whatever the checkpoint's dtype: bf16 happens in autocast, never in the weights.
+            model = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)
+        else:
+            model = AutoModel.from_config(AutoConfig.from_pretrained(name_or_path), dtype=torch.float32)
     except (OSError, ValueError) as error:
         raise CmnerError(
             f"cannot load the BERT model {name_or_path!r}: {str(error).splitlines()[0]} "

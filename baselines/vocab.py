@@ -46,6 +46,13 @@ class Vocab:
         return self.index[item]
 
     @classmethod
+    def from_list(cls, items: Sequence[str]) -> "Vocab":
+        """The inverse of `to_list` (which starts with [PAD], [UNK])."""
+        if list(items[:2]) != [PAD, UNK]:
+            raise ValueError(f"a saved vocabulary starts with {PAD} and {UNK}")
+        return cls(items[2:])
+
+    @classmethod
     def build(cls, sequences: Iterable[Iterable[str]], min_count: int = 1) -> "Vocab":
         counts = Counter(item for sequence in sequences for item in sequence)
         # Most frequent first, ties alphabetically: the same data always gives the same ids.

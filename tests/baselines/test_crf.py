@@ -84,3 +84,55 @@ def test_decoding_with_tag_names_only_returns_valid_bio():
     # Training is unconstrained: the likelihood is the same with and without tag names.
     tags = torch.tensor([[2, 2, 4, 0]])
     assert torch.allclose(crf.neg_log_likelihood(emissions, tags, mask), free.neg_log_likelihood(emissions, tags, mask))
+
+
+def _brute_force_marginals(crf: CRF, emissions: torch.Tensor, length: int) -> tuple[torch.Tensor, list[int]]:
+    """Enumerate every tag sequence of one item: its marginals (T, K) and its best path."""
+    import itertools
+
+    start = crf.start_transitions + crf.start_penalty
+    transitions = crf.transitions + crf.transition_penalty
+    num_tags = crf.num_tags
+    scores, paths = [], list(itertools.product(range(num_tags), repeat=length))
+    for path in paths:
+        score = start[path[0]] + emissions[0, path[0]] + crf.end_transitions[path[-1]]
+        for t in range(1, length):
+            score = score + transitions[path[t - 1], path[t]] + emissions[t, path[t]]
+        scores.append(score)
+    probabilities = torch.softmax(torch.stack(scores).double(), dim=0)
+    marginals = torch.zeros(length, num_tags, dtype=torch.float64)
+    for path, probability in zip(paths, probabilities):
+        for t, tag in enumerate(path):
+            marginals[t, tag] += probability
+    return marginals, list(paths[int(torch.stack(scores).argmax())])
+
+
+@pytest.mark.parametrize("tags", [None, ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")])
+def test_marginals_equal_brute_force_enumeration_on_a_ragged_batch(tags):
+    torch.manual_seed(4)
+    crf = CRF(5, tags)
+    with torch.no_grad():
+        crf.transitions.mul_(10)  # transitions that matter
+    lengths = [4, 1, 3, 2]
+    emissions = torch.randn(len(lengths), 4, 5) * 2
+    mask = torch.arange(4).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+    marginals = crf.marginals(emissions, mask)
+    assert marginals.dtype == torch.float32 and marginals.shape == (4, 4, 5)
+    decoded = crf.decode(emissions, mask)
+    for row, length in enumerate(lengths):
+        expected, best = _brute_force_marginals(crf, emissions[row], length)
+        assert torch.allclose(marginals[row, :length].double(), expected, atol=1e-5)
+        assert torch.all(marginals[row, length:] == 0)
+        assert decoded[row] == best
+    if tags is not None:  # an I- tag at the start, or after another type, has no probability at all
+        assert float(marginals[:, 0, 2].max()) < 1e-6 and float(marginals[:, 0, 4].max()) < 1e-6
+
+
+def test_marginals_run_in_fp32_under_bf16_autocast():
+    crf, _ = _pair(4, 1)
+    emissions = torch.randn(2, 6, 4)
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        marginals = crf.marginals(emissions.to(torch.bfloat16), mask)
+    assert marginals.dtype == torch.float32
+    assert torch.allclose(marginals.sum(2), torch.ones(2, 6), atol=1e-5)
