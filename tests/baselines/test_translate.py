@@ -250,8 +250,8 @@ def tiny_marian(folder: Path, sentences: list[str]) -> Path:
     tokenizer = MarianTokenizer(source_spm=str(folder / "source.model"), target_spm=str(folder / "target.model"),
                                 vocab=str(folder / "vocab.json"))
     config = MarianConfig(
-        vocab_size=len(vocab), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64,
+        vocab_size=len(vocab), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64, dropout=0.0,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id, forced_eos_token_id=tokenizer.eos_token_id,
     )
@@ -261,21 +261,52 @@ def tiny_marian(folder: Path, sentences: list[str]) -> Path:
     return model_dir
 
 
-def test_marian_path_with_a_tiny_local_model(english, tmp_path):
-    sentences = ["SPAN visited SPAN today .", "Tom loves Mary", "汤姆 访问了 北京 今天", "我 去 上海 SPAN"]
-    model_dir = tiny_marian(tmp_path / "marian", sentences)
-    translator = MarianTranslator(str(model_dir), device="cpu", beams=1, max_new_tokens=8)
-    assert translator.name == f"marian {model_dir}"
-    answers = translator.translate(["SPAN visited SPAN today .", "Tom"])
-    assert len(answers) == 2 and all(isinstance(answer, str) and "\n" not in answer for answer in answers)
-    # A random model keeps few placeholders: every post is either written or rejected with a reason.
-    try:
-        report = translate_export(english, "zh", translator, tmp_path / "out", batch_size=4)
-    except CmnerError as error:
-        assert "survived translation" in str(error)
-        return
-    assert sum(report.kept.values()) + report.rejected == sum(report.posts.values()) == 9
-    assert sum(report.reasons.values()) == report.rejected >= 4
+MARIAN_PAIRS = {"SPAN visited SPAN today .": "SPAN访问了SPAN今天。", "SPAN loves SPAN": "SPAN爱SPAN",
+                "Tom": "汤姆", "Beijing": "北京", "Mary": "玛丽"}
+
+
+@pytest.fixture(scope="module")
+def trained_marian(tmp_path_factory) -> Path:
+    """A tiny Marian model taught the five translations the test needs (60 steps; it knows them by about step 40)."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    sources = list(MARIAN_PAIRS)
+    targets = [MARIAN_PAIRS[source] for source in sources]
+    model_dir = tiny_marian(tmp_path_factory.mktemp("marian") / "spm", sources + targets)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+    batch = tokenizer(sources, text_target=targets, return_tensors="pt", padding=True)
+    batch["labels"][batch["labels"] == tokenizer.pad_token_id] = -100
+    # The sinusoidal position tables are fixed in Marian (rebuilt on every load): they must not train.
+    for module in (model.model.encoder.embed_positions, model.model.decoder.embed_positions):
+        module.weight.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    for _ in range(60):
+        optimizer.zero_grad()
+        model(**batch).loss.backward()
+        optimizer.step()
+    trained = model_dir.parent / "trained"
+    model.save_pretrained(trained)
+    tokenizer.save_pretrained(trained)
+    return trained
+
+
+def test_marian_path_with_a_tiny_local_model(tmp_path, trained_marian):
+    # Loaded by path through from_pretrained, exactly as a hub name would be.
+    translator = MarianTranslator(str(trained_marian), device="cpu", beams=1, max_new_tokens=24)
+    assert translator.name == f"marian {trained_marian}"
+    source = write_release(tmp_path / "en", {
+        "train": [("1", *_words("Tom visited Beijing today .", "B-PER O B-LOC O O"))],
+        "dev": [("2", *_words("Mary loves Tom", "B-PER O B-PER"))],
+    }, "twitter2015", {})
+    report = translate_export(source, "zh", translator, tmp_path / "zh", batch_size=2)
+    assert report.rejected == 0 and report.entities_kept == 4
+    assert _posts(tmp_path / "zh", "train.txt", "cmner")["1"] == (
+        list("汤姆访问了北京今天。"), "B-PER I-PER O O O B-LOC I-LOC O O O".split())
+    assert _posts(tmp_path / "zh", "dev.txt", "cmner")["2"] == (list("玛丽爱汤姆"), "B-PER I-PER O B-PER I-PER".split())
 
 
 def test_marian_without_the_model_says_what_to_do(tmp_path):
