@@ -228,3 +228,32 @@ def test_muse_aligned_vectors_load(tmp_path):
     path.write_text("3 4\nbeijing 0.1 0.2 0.3 0.4\nbad 1 2\n", encoding="utf-8")
     with pytest.raises(CmnerError, match="2 values, expected 4"):
         load_vectors(path)
+
+
+def test_real_slices_twitter_2015_to_cmner(shared_data, tmp_path):
+    """30 Twitter-2015 posts translated by a copying command (`cat`), then ACN pre-trained on SRC+TGT and
+    fine-tuned on 30 CMNER posts (the public CMNER text has no test split: dev is scored)."""
+    from cmner_build.baselines.crosslingual import run_two_stage
+    from cmner_build.baselines.experiment import BaselineOptions
+
+    def slice_of(source: Path, names: dict[str, str], fmt: str, count: int) -> Path:
+        folder = tmp_path / source.name
+        folder.mkdir()
+        for name, out in names.items():
+            documents = read_tagged_file(source / name, fmt).documents[:count]
+            (folder / out).write_bytes(format_tagged([(d.doc_id, d.tokens, d.tags) for d in documents], fmt).encode("utf-8"))
+        return folder
+
+    twitter = slice_of(shared_data / "twitter2015", {"train.txt": "train.txt", "valid.txt": "valid.txt"}, "twitter2015", 30)
+    cmner = slice_of(shared_data / "cmner", {"train.txt": "train.txt", "dev.txt": "dev.txt"}, "cmner", 30)
+    translated = tmp_path / "twitter-zh"
+    report = translate_export(twitter, "zh", CommandTranslator("cat"), translated)
+    assert report.rejected == 0 and report.entities_kept == report.entities
+    options = BaselineOptions(model="acn", export_dir=cmner, epochs=1, device="cpu", hidden=8, embedding_dim=8)
+    outcome = run_two_stage(options, "SRC+TGT", source_export=twitter, translated_export=translated,
+                            runs_dir=tmp_path / "runs", features_root=tmp_path / "features")
+    assert outcome.direction == "en-zh"
+    pretrain = json.loads((outcome.pretrain_run.run_dir / "config.json").read_text(encoding="utf-8"))
+    assert pretrain["posts"] == {"train": 60, "dev": 60}
+    assert outcome.finetune_run.evaluated_split == "dev"
+    assert json.loads((outcome.finetune_run.run_dir / "config.json").read_text(encoding="utf-8"))["posts"]["train"] == 30
