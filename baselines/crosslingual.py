@@ -61,6 +61,8 @@ def run_two_stage(
     """Pre-train on `pretrain` (SRC, TGT or SRC+TGT), then fine-tune on `options.export_dir`."""
     if pretrain not in PRETRAIN_CHOICES:
         raise CmnerError(f"--pretrain must be one of {', '.join(PRETRAIN_CHOICES)}, not {pretrain!r}")
+    if options.also_train or options.combine:
+        raise CmnerError("--also-train mixes corpora in one run; it cannot be combined with --pretrain")
     target_language = export_language(options.export_dir)
     corpora: list[Path] = []
     source_language = None

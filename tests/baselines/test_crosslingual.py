@@ -184,6 +184,9 @@ def test_regime_errors_are_clear(corpora):
     result = run_cli("-w", corpora["ws"], "baseline", "acn", "--pretrain", "SRC", "--source", corpora["target"],
                      "--export", corpora["target"])
     assert result.exit_code != 0 and "other language" in (result.error or result.output)
+    result = run_cli("-w", corpora["ws"], "baseline", "acn", "--pretrain", "SRC", "--source", corpora["source"],
+                     "--also-train", corpora["source"], "--export", corpora["target"])
+    assert result.exit_code != 0 and "--also-train" in (result.error or result.output)
     result = run_cli("-w", corpora["ws"], "baseline", "acn", "--freeze-layers", "2")
     assert result.exit_code != 0
 

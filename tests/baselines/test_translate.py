@@ -211,6 +211,12 @@ def test_a_command_that_loses_lines_is_an_error_and_writes_nothing(english, tmp_
     with pytest.raises(CmnerError, match="1 lines for"):
         translate_export(english, "zh", head, tmp_path / "out", batch_size=4)
     assert not (tmp_path / "out").exists()
+    failing = CommandTranslator(shlex.join([sys.executable, "-c", "import sys; sys.stderr.write('no model'); sys.exit(4)"]))
+    with pytest.raises(CmnerError, match="exited with 4: no model"):
+        translate_export(english, "zh", failing, tmp_path / "out")
+    with pytest.raises(CmnerError, match="not found"):
+        translate_export(english, "zh", CommandTranslator("no-such-translator-program"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
     with pytest.raises(CmnerError, match="already in en"):
         translate_export(english, "en", head, tmp_path / "out")
 
