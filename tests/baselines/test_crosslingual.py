@@ -108,6 +108,31 @@ def test_acn_two_stage_regimes(corpora, pretrain, train_posts):
     assert 2 <= shared < total
 
 
+@pytest.mark.parametrize("pretrain", ["SRC", "SRC+TGT"])
+def test_umt_two_stage_regimes(corpora, pretrain):
+    summary = _cli("-w", corpora["ws"], "baseline", "umt", "--pretrain", pretrain, "--source", corpora["source"],
+                   "--translated", corpora["translated"], "--export", corpora["target"], "--bert", corpora["bert"],
+                   "--epochs", "1", "--device", "cpu", "--batch-size", "8", "--json")
+    finetune = _config(corpora, summary["run_id"])
+    assert finetune["regime"]["pretrain"] == pretrain and finetune["model_config"]["warm_start"]["copied"] > 0
+    assert _config(corpora, finetune["regime"]["pretrain_run"])["posts"]["train"] == 14 * len(pretrain.split("+"))
+
+
+def test_chinese_to_english_regime(corpora, tmp_path):
+    """zh -> en: CMNER-layout source, its English translation, fine-tuning on the Twitter-layout export."""
+    translated = tmp_path / "cmner-en"
+    command = CommandTranslator(shlex.join([sys.executable, str(SCRIPT), "zh-en"]))
+    report = translate_export(corpora["target"], "en", command, translated)
+    assert sum(report.kept.values()) > 0
+    summary = _cli("-w", corpora["ws"], "baseline", "acn", "--pretrain", "SRC+TGT", "--source", corpora["target"],
+                   "--translated", translated, "--export", corpora["source"], *ACN)
+    finetune = _config(corpora, summary["run_id"])
+    assert finetune["regime"]["direction"] == "zh-en" and finetune["export_format"] == "twitter2015"
+    rows = _cli("-w", corpora["ws"], "baseline", "report", "--crosslingual", "--json")
+    row = next(r for r in rows if (r["direction"], r["model"], r["pretrain"]) == ("zh-en", "ACN", "SRC+TGT"))
+    assert row["run"] == summary["run_id"] and row["paper_F1"] == 66.11
+
+
 def test_init_from_starts_from_the_saved_weights(corpora):
     pretrained = _cli("-w", corpora["ws"], "baseline", "acn", "--export", corpora["translated"], *ACN)
     # lr 0: training changes nothing, so the saved weights are the weights the run started from.
