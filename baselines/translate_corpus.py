@@ -17,7 +17,11 @@ stopped and a rerun translates nothing twice.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import re
 import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -35,11 +39,9 @@ from cmner_build.baselines.crosslingual_settings import (
     SPLIT_FILE_NAMES,
     TRANSLATE_BATCH_SIZE,
 )
-from cmner_build.baselines.data import SPLIT_ORDER, load_export
+from cmner_build.baselines.data import SPLIT_ORDER, Post, load_export
 from cmner_build.baselines.span_translation import MaskedPost, Rejected, mask_post, unmask
 from cmner_build.baselines.translators import Translator, one_line, read_translation_file
-
-Advance = Callable[..., None]
 
 
 @dataclass
@@ -76,6 +78,12 @@ class TranslationCache:
     def __init__(self, path: Path | None) -> None:
         self.path = Path(path) if path is not None else None
         self.table: dict[str, str] = read_translation_file(self.path, missing_ok=True) if self.path else {}
+        # A run killed mid-line left a partial last line (ignored when reading): append on a fresh line.
+        self.needs_newline = False
+        if self.path is not None and self.path.is_file() and self.path.stat().st_size:
+            with self.path.open("rb") as handle:
+                handle.seek(-1, os.SEEK_END)
+                self.needs_newline = handle.read(1) != b"\n"
 
     def add(self, pairs: list[tuple[str, str]]) -> None:
         for source, target in pairs:
@@ -84,8 +92,9 @@ class TranslationCache:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8", newline="\n") as handle:
-            if handle.tell() and not self.path.read_bytes().endswith(b"\n"):
-                handle.write("\n")  # a previous run was killed mid-line: start a fresh line
+            if self.needs_newline:
+                handle.write("\n")
+                self.needs_newline = False
             for source, target in pairs:
                 handle.write(json.dumps({"source": source, "target": target}, ensure_ascii=False) + "\n")
             handle.flush()
@@ -119,8 +128,34 @@ def translate_export(
     report = TranslationReport(str(source_dir), str(output_dir), direction_of(source_language, target_language),
                                translator.name, str(cache_path) if cache_path else None)
 
-    # 1. Mask every post; a post that cannot be masked is rejected before anything is translated.
-    masked: dict[str, list[tuple[object, MaskedPost | None, Rejected | None]]] = {}
+    masked = _mask_posts(data, source_language, placeholder, report)
+    cache = TranslationCache(cache_path)
+    missing = _translate_strings(_strings_of(masked), cache, translator, batch_size, report, progress, log)
+    documents, kept_posts, rejected_rows = _unmask_posts(masked, cache, missing, target_language, placeholder, report)
+    empty = [split for split in ("train", "dev") if split in documents and not documents[split]]
+    if empty:
+        raise CmnerError(f"no {empty[0]} post of {source_dir} survived translation (rejections: {report.reasons}); "
+                         "nothing written")
+    with staged_folder(output_dir) as staging:
+        for split, docs in documents.items():
+            if docs:
+                (staging / SPLIT_FILE_NAMES[target_format][split]).write_bytes(
+                    format_tagged(docs, target_format).encode("utf-8"))
+        report.images = _copy_images(kept_posts, data.images_dir, staging / "images")
+        with (staging / "rejected.jsonl").open("w", encoding="utf-8", newline="\n") as handle:
+            for row in rejected_rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        (staging / "translation.json").write_text(
+            json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+Masked = dict[str, list[tuple[Post, MaskedPost | None, Rejected | None]]]  # split -> (post, masked, rejection)
+
+
+def _mask_posts(data, source_language: str, placeholder: str, report: TranslationReport) -> Masked:
+    """Every post masked; one that cannot be is rejected here, before anything is translated."""
+    masked: Masked = {}
     for split in SPLIT_ORDER:
         posts = data.splits.get(split)
         if not posts:
@@ -136,50 +171,58 @@ def translate_export(
                 masked[split].append((post, item, None))
             except Rejected as rejection:
                 masked[split].append((post, None, rejection))
+    return masked
 
-    # 2. Translate each distinct string once, in batches, through the cache.
-    cache = TranslationCache(cache_path)
-    needed: list[str] = []
-    seen: set[str] = set()
-    for items in masked.values():
-        for _, item, _ in items:
-            if item is None:
-                continue
-            for text in [item.sentence, *(entity.text for entity in item.entities)]:
-                text = one_line(text)
-                if text not in seen:
-                    seen.add(text)
-                    needed.append(text)
+
+def _texts_of(item: MaskedPost) -> list[str]:
+    """What is sent to the translator for a post: its masked sentence, then each entity string."""
+    return [one_line(item.sentence), *(one_line(entity.text) for entity in item.entities)]
+
+
+def _strings_of(masked: Masked) -> list[str]:
+    """The distinct strings to translate, in first-seen order."""
+    return list(dict.fromkeys(text for items in masked.values() for _, item, _ in items if item is not None
+                              for text in _texts_of(item)))
+
+
+def _translate_strings(needed: list[str], cache: TranslationCache, translator: Translator, batch_size: int,
+                       report: TranslationReport, progress, log) -> set[str]:
+    """Translate what the cache lacks, batch by batch, appending to the cache after each; returns the
+    strings the translator had no translation for (a translations file without them)."""
     report.strings = len(needed)
     todo = [text for text in needed if text not in cache.table]
     if len(todo) < len(needed):
-        log(f"{len(needed) - len(todo)} of {len(needed)} strings already translated (cache {cache_path})")
+        log(f"{len(needed) - len(todo)} of {len(needed)} strings already translated (cache {cache.path})")
     missing: set[str] = set()
-    with _progress(progress, f"translate {report.direction}", len(needed)) as advance:
+    with (progress or _no_progress)(f"translate {report.direction}", len(needed)) as advance:
         advance(len(needed) - len(todo), status="cached")
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             answers = translator.translate(batch)
             if len(answers) != len(batch):
                 raise CmnerError(f"{translator.name}: {len(answers)} translations for {len(batch)} sentences")
-            pairs = [(source, target) for source, target in zip(batch, answers) if target is not None]
             missing.update(source for source, target in zip(batch, answers) if target is None)
-            cache.add([(source, one_line(target)) for source, target in pairs])
+            pairs = [(source, one_line(target)) for source, target in zip(batch, answers) if target is not None]
+            cache.add(pairs)
             report.translated += len(pairs)
             advance(len(batch), status=f"{report.translated} translated")
+    return missing
 
-    # 3. Map the labels back; write the surviving posts, their images and the report, all at once.
+
+def _unmask_posts(masked: Masked, cache: TranslationCache, missing: set[str], target_language: str,
+                  placeholder: str, report: TranslationReport):
+    """(documents per split, the posts kept, one row per rejected post); counts go into `report`."""
     reasons: Counter[str] = Counter()
     documents: dict[str, list[tuple[str, list[str], list[str]]]] = {}
     rejected_rows: list[dict] = []
-    kept_posts = []
+    kept_posts: list[Post] = []
     for split, items in masked.items():
         documents[split] = []
         for post, item, reason in items:
             translation = None
             if item is not None:
                 try:
-                    texts = [one_line(item.sentence), *(one_line(entity.text) for entity in item.entities)]
+                    texts = _texts_of(item)
                     absent = [text for text in texts if text in missing or text not in cache.table]
                     if absent:
                         raise Rejected("no translation given", repr(absent[0]))
@@ -199,20 +242,7 @@ def translate_export(
             })
         report.kept[split] = len(documents[split])
     report.reasons = dict(reasons.most_common())
-    if not any(documents.values()) or not documents.get("train"):
-        raise CmnerError(f"no post of {source_dir} survived translation (reasons: {report.reasons}); nothing written")
-    with staged_folder(output_dir) as staging:
-        for split, docs in documents.items():
-            if docs:
-                (staging / SPLIT_FILE_NAMES[target_format][split]).write_bytes(
-                    format_tagged(docs, target_format).encode("utf-8"))
-        report.images = _copy_images(kept_posts, data.images_dir, staging / "images")
-        with (staging / "rejected.jsonl").open("w", encoding="utf-8", newline="\n") as handle:
-            for row in rejected_rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        (staging / "translation.json").write_text(
-            json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return report
+    return documents, kept_posts, rejected_rows
 
 
 def _copy_images(posts, source_dir: Path, target_dir: Path) -> int:
@@ -227,20 +257,8 @@ def _copy_images(posts, source_dir: Path, target_dir: Path) -> int:
     return copied
 
 
-class _progress:
-    """The caller's progress factory, or nothing."""
-
-    def __init__(self, factory, description: str, total: int) -> None:
-        self.context = factory(description, total) if factory is not None else None
-
-    def __enter__(self) -> Advance:
-        if self.context is None:
-            return lambda n=1, status=None: None
-        return self.context.__enter__()
-
-    def __exit__(self, *exc) -> None:
-        if self.context is not None:
-            self.context.__exit__(*exc)
+def _no_progress(description: str, total: int):
+    return contextlib.nullcontext(lambda n=1, status=None: None)
 
 
 def make_translator(kind: str, direction: str, *, model: str | None = None, prefix: str | None = None,
@@ -248,9 +266,6 @@ def make_translator(kind: str, direction: str, *, model: str | None = None, pref
                     ) -> tuple[Translator, str | None]:
     """The translator a `translate` run asked for, and the key naming its cache file (None: no cache,
     the translations file already is one)."""
-    import hashlib
-    import re
-
     from cmner_build.baselines.crosslingual_settings import MARIAN_MODELS, MARIAN_PREFIXES, TRANSLATORS
     from cmner_build.baselines.translators import CommandTranslator, FileTranslator, MarianTranslator
 

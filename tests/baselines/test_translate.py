@@ -221,6 +221,13 @@ def test_a_command_that_loses_lines_is_an_error_and_writes_nothing(english, tmp_
         translate_export(english, "en", head, tmp_path / "out")
 
 
+def test_a_split_left_empty_writes_nothing(tmp_path):
+    source = write_release(tmp_path / "en", {"train": EN_POSTS["train"], "dev": EN_POSTS["dev"][:2]}, "twitter2015", {})
+    with pytest.raises(CmnerError, match="no dev post"):
+        translate_export(source, "zh", CommandTranslator(dictionary_command("en-zh")), tmp_path / "zh")
+    assert not (tmp_path / "zh").exists()
+
+
 def test_cli_translate(english, workspace):
     output = workspace.root / "exports" / "twitter-zh"
     result = run_cli("-w", workspace.root, "translate", "--to", "zh", "--export", english, "--output", output,
