@@ -9,21 +9,19 @@ without creating a second project or a second example for any post.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from cmner_build.errors import CmnerError
-from cmner_build.store import Store, utc_now
+from cmner_build.store import Store
 
 from cmner_build.annotate.agreement.runs import latest_pilot_gate
 from cmner_build.annotate.batching import pilot_sample, rotate_triples, split_into_batches
 from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoError, DoccanoNotFound
 from cmner_build.annotate.doccano.examples import example_record
 from cmner_build.annotate.doccano.projects import ensure_members, ensure_sequence_labeling_project, examples_by_post
-from cmner_build.annotate.rounds import MAIN, TEXT_ROUNDS, last_batch_number
-from cmner_build.annotate.schema import corpus_key, migrate
+from cmner_build.annotate.rounds import MAIN, TEXT_ROUNDS, corpus_key, last_batch_number
 from cmner_build.annotate.users import register_annotators
 
 PILOT_BATCH_ID = "pilot"
@@ -81,18 +79,10 @@ def _create_batch(store: Store, batch_id: str, round_: str, name: str, annotator
     """One transaction: the batch, its annotators and its posts with their text as pushed."""
     register_annotators(store, annotators)
     with store.transaction():
-        store.execute(
-            "INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) VALUES (?, ?, NULL, ?, ?, ?)",
-            (batch_id, round_, name, utc_now(), json.dumps(meta, sort_keys=True)),
-        )
-        store.connection.executemany(
-            "INSERT INTO batch_annotators (batch_id, annotator) VALUES (?, ?)", [(batch_id, a) for a in annotators]
-        )
-        store.connection.executemany(
-            "INSERT INTO batch_posts (batch_id, post_id, text, example_id) "
-            "SELECT ?, post_id, text, NULL FROM posts WHERE post_id = ?",
-            [(batch_id, post_id) for post_id in post_ids],
-        )
+        texts = {row[0]: row[1] for row in store.query(
+            f"SELECT post_id, text FROM posts WHERE post_id IN ({','.join('?' * len(post_ids))})", list(post_ids))}
+        store.create_batch(batch_id, round_, name, annotators=annotators, meta=meta,
+                           posts=[(post_id, texts[post_id], None) for post_id in post_ids if post_id in texts])
         store.log_event("annotate", "plan", f"planned {round_} batch {batch_id}: {len(post_ids)} posts, "
                         f"annotators {', '.join(annotators)}", batch_id=batch_id)
 
@@ -100,7 +90,6 @@ def _create_batch(store: Store, batch_id: str, round_: str, name: str, annotator
 def plan_pilot(store: Store, pool: Sequence[str], size: int, seed: int, prefix: str = "") -> tuple[str, bool]:
     """The pilot batch: a seeded random sample of ready posts for every annotator of the pool.
     Returns (batch id, created now); an existing pilot is kept as it is (resume)."""
-    migrate(store)
     if store.scalar("SELECT 1 FROM batches WHERE batch_id = ?", (PILOT_BATCH_ID,)):
         return PILOT_BATCH_ID, False
     if len(pool) < 2:
@@ -130,7 +119,6 @@ def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_po
                       prefix: str = "") -> list[str]:
     """New main batches from the ready posts no batch holds: seeded shuffle (topics mix across batches),
     chunks of batch_size, annotator groups continuing the balanced rotation. Returns the new batch ids."""
-    migrate(store)
     candidates = unbatched_ready_posts(store)
     if not candidates:
         return []
@@ -271,10 +259,7 @@ def _record_examples(store: Store, batch_id: str, example_ids: dict[str, int]) -
             "UPDATE batch_posts SET example_id = ? WHERE batch_id = ? AND post_id = ?",
             [(example_id, batch_id, post_id) for post_id, example_id in example_ids.items()],
         )
-        store.connection.executemany(
-            "UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ? AND status = 'ready'",
-            [(utc_now(), post_id) for post_id in example_ids],
-        )
+        store.start_annotating(example_ids)
         store.log_event("annotate", "push", f"batch {batch_id}: {len(example_ids)} examples in Doccano",
                         batch_id=batch_id)
 
@@ -285,7 +270,6 @@ def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, 
          progress: Callable[[str, int, int], None] | None = None) -> PushReport:
     """`annotate push`: plan the pilot (pilot_size given) or the main batches, then push every unfinished
     batch. progress(batch_id, posts_done, posts_total) is called as examples go up."""
-    migrate(store)
     report = PushReport(api.url)
     if pilot_size is not None:
         batch_id, created = plan_pilot(store, pool, pilot_size, seed, prefix)

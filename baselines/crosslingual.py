@@ -24,7 +24,7 @@ from typing import Callable
 
 from cmner_build.errors import CmnerError
 
-from cmner_build.baselines.crosslingual_settings import LANGUAGE_OF_FORMAT, PRETRAIN_CHOICES, PUBLISHED_CROSSLINGUAL
+from cmner_build.baselines.settings import LANGUAGE_OF_FORMAT, PRETRAIN_CHOICES, PUBLISHED_CROSSLINGUAL
 from cmner_build.baselines.data import detect_format, split_files
 from cmner_build.baselines.experiment import BaselineOptions, RunOutcome, run_baseline
 from cmner_build.baselines.runs import evaluated_split

@@ -12,7 +12,8 @@ from cmner_build.errors import CmnerError
 from cmner_build.model import BIO_TAGS
 
 from cmner_build.baselines.data import Post, load_export
-from cmner_build.baselines.features import DEFAULT_ENCODER, IMAGE_MODES, FeatureCache, cache_dir_for, post_grids
+from cmner_build.baselines.features import IMAGE_MODES, FeatureCache, cache_dir_for, post_grids
+from cmner_build.baselines.settings import DEFAULT_BERT, DEFAULT_DEVICE, DEFAULT_ENCODER
 from cmner_build.baselines.runs import new_run_dir, write_json, write_predictions
 from cmner_build.baselines.train import FitResult, ProgressFactory, Task, Trainer, seed_everything
 from cmner_build.baselines.warm_start import (
@@ -24,7 +25,6 @@ from cmner_build.baselines.warm_start import (
 )
 
 MODELS = ("acn", "umt")
-DEFAULT_BERT = "bert-base-chinese"
 DEFAULTS = {
     "acn": {"epochs": 24, "batch_size": 16, "lr": 1e-3},
     "umt": {"epochs": 24, "batch_size": 32, "lr": 5e-5},
@@ -38,7 +38,7 @@ class BaselineOptions:
     images: str = "none"
     epochs: int | None = None
     seed: int = 42
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     batch_size: int | None = None
     lr: float | None = None
     encoder: str = DEFAULT_ENCODER  # which feature cache to read for --images one/all

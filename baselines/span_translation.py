@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from cmner_build.baselines.crosslingual_settings import PLACEHOLDER
+from cmner_build.baselines.settings import PLACEHOLDER
 
 LANGUAGES = ("zh", "en")
 _ASCII_ALNUM = "A-Za-z0-9"

@@ -32,7 +32,7 @@ from cmner_build.errors import CmnerError
 from cmner_build.formats import format_tagged
 from cmner_build.safety import is_valid_post_id, path_inside, regular_file, staged_folder
 
-from cmner_build.baselines.crosslingual_settings import (
+from cmner_build.baselines.settings import (
     FORMAT_OF_LANGUAGE,
     LANGUAGE_OF_FORMAT,
     PLACEHOLDER,
@@ -266,7 +266,7 @@ def make_translator(kind: str, direction: str, *, model: str | None = None, pref
                     ) -> tuple[Translator, str | None]:
     """The translator a `translate` run asked for, and the key naming its cache file (None: no cache,
     the translations file already is one)."""
-    from cmner_build.baselines.crosslingual_settings import MARIAN_MODELS, MARIAN_PREFIXES, TRANSLATORS
+    from cmner_build.baselines.settings import MARIAN_MODELS, MARIAN_PREFIXES, TRANSLATORS
     from cmner_build.baselines.translators import CommandTranslator, FileTranslator, MarianTranslator
 
     if kind not in TRANSLATORS:

@@ -21,7 +21,7 @@ from typing import Protocol, Sequence
 from cmner_build.errors import CmnerError
 from cmner_build.safety import regular_file
 
-from cmner_build.baselines.crosslingual_settings import (
+from cmner_build.baselines.settings import (
     COMMAND_TIMEOUT_SECONDS,
     MARIAN_BEAMS,
     MARIAN_MAX_NEW_TOKENS,

@@ -1,6 +1,6 @@
 """Validate one image file, filter it, and compute its perceptual hash, through ONE decode path.
 
-The decode path (notes/images_text.md §A2-A3), the same for every image so hashes are comparable:
+The decode path (docs/clean.md, `images`), the same for every image so hashes are comparable:
   1. read the bytes (SHA-256 of the raw file), reject empty files and HTML pages saved as images;
   2. open the header: unidentifiable bytes, decompression bombs (checked on the header's size, before
      any pixel is decoded) and animated GIF/WebP/APNG (dropped: the first frame would collide with
@@ -34,7 +34,7 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageStat, UnidentifiedImageError
 
-from cmner_build.clean.options import ImageOptions
+from cmner_build.clean.settings import ImageOptions
 
 BLANK_HASHES = ("0000000000000000", "8000000000000000")
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title", b"<script")

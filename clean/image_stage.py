@@ -30,7 +30,7 @@ from cmner_build.store import Store, utc_now
 from cmner_build.clean.image_check import ImageCheck
 from cmner_build.clean.image_dedupe import clusters, hamming_distance, hashes_to_array, near_duplicate_pairs
 from cmner_build.clean.image_pool import check_images
-from cmner_build.clean.options import ImageOptions
+from cmner_build.clean.settings import ImageOptions
 
 @dataclass
 class ImagesReport:

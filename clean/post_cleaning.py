@@ -16,8 +16,8 @@ from cmner_build.near_duplicates import group_pairs, near_duplicate_pairs
 from cmner_build.store import Store, utc_now
 
 from cmner_build.clean.content_filter import drop_category
-from cmner_build.clean.migrations import MIGRATIONS
-from cmner_build.clean.options import CleanOptions
+from cmner_build.clean.schema import MIGRATIONS
+from cmner_build.clean.settings import CleanOptions
 from cmner_build.clean.privacy import redact
 from cmner_build.clean.text_rules import apply_rules
 
@@ -196,10 +196,7 @@ def clean_corpus(
 
     if not dry_run:
         with store.transaction() as connection:
-            connection.executemany(
-                "UPDATE posts SET text = ?, status = ?, drop_reason = ?, dup_group = ?, updated_at = ? WHERE post_id = ?",
-                updates,
-            )
+            store.record_cleaning(updates)
             connection.executemany(
                 "INSERT INTO clean_posts (post_id, config_hash, cleaned_text, drop_reason, unfit_terms, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (post_id) DO UPDATE SET config_hash = excluded.config_hash,"

@@ -2,7 +2,7 @@
 
 Each hit is replaced by a fixed mask (`<PHONE>`, `<ID>`, `<EMAIL>`, `<QQ>`) and counted. Patterns use
 digit lookarounds, never `\\b` (CJK characters are `\\w`, so `\\b1[3-9]\\d{9}\\b` misses
-`手机号是13812345678，`; notes/images_text.md §B3). Guards against false hits:
+`手机号是13812345678，`). Guards against false hits:
 
   * ID-card numbers must pass the ISO 7064 MOD 11-2 check digit and carry a plausible birth date;
   * QQ numbers are only redacted right after a keyword (qq / QQ号 / 扣扣 / 企鹅号): bare 5-11 digit

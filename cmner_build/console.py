@@ -19,6 +19,10 @@ from rich.progress import (
 
 err = Console(stderr=True)
 out = Console(highlight=False)
+# Redirected to a file or pipe, a message is one line however long (rich would wrap at 80 columns);
+# tables still fit rich's default width.
+for _console in (err, out):
+    _console.soft_wrap = not _console.is_terminal
 
 
 def make_progress(*, transient: bool = False) -> Progress:
@@ -33,6 +37,8 @@ def make_progress(*, transient: bool = False) -> Progress:
         TextColumn("{task.fields[status]}"),
         console=err,
         transient=transient,
+        # A bar is for a person watching: redirected, it would only leave its last frame in the log.
+        disable=not err.is_terminal,
     )
 
 

@@ -10,7 +10,8 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Callable, ContextManager
 
 from .errors import CmnerError
 from .formats import format_tagged
@@ -18,6 +19,12 @@ from .model import BIO_TAGS, Span, spans_to_bio, tokenize
 from .near_duplicates import group_pairs, near_duplicate_pairs
 from .splits import SPLITS, assign_splits, parse_ratio
 from .store import Store, utc_now
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+# (description, total) -> a context yielding advance(n): console.progress_task, or None for no bar.
+ProgressFactory = Callable[[str, "int | None"], ContextManager[Callable[..., None]]]
 
 EXPORT_FORMATS: tuple[str, ...] = ("cmner", "twitter2015", "jsonl", "parquet")
 TOKENIZATION_OF_FORMAT = {"cmner": "char", "twitter2015": "whitespace"}
@@ -98,6 +105,36 @@ def choose_splits(
         store.log_event("export", "splits", f"assigned {len(assignment)} posts", ratio=ratio, seed=seed,
                         keep_splits=keep_splits)
     return assignment, sum(1 for group in groups if len(group) > 1)
+
+
+def export_workspace(
+    workspace: "Workspace",
+    *,
+    ratio: str | None = None,
+    seed: int | None = None,
+    keep_splits: bool = False,
+    fmt: str = "cmner",
+    out: Path | None = None,
+    progress: ProgressFactory | None = None,
+) -> ExportReport:
+    """`cmner-build export`: the workspace's gold posts into <workspace>/exports/<format> (or `out`),
+    with the ratio, seed and near-duplicate threshold of cmner.toml unless given."""
+    settings = workspace.settings
+    ratio = ratio or settings.split_ratio
+    parse_ratio(ratio)  # a bad ratio is reported before any work starts
+    out_dir = out or workspace.exports_dir / fmt
+    total = workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status='gold'")
+    with (progress or _no_progress)("exporting", total) as advance:
+        return export_corpus(
+            workspace.store, out_dir, fmt=fmt, ratio=ratio,
+            seed=settings.seed if seed is None else seed, keep_splits=keep_splits,
+            near_duplicate_jaccard=settings.near_duplicate_jaccard, images_dir=workspace.images_dir,
+            progress=advance,
+        )
+
+
+def _no_progress(_description: str, _total: int | None) -> ContextManager[Callable[..., None]]:
+    return nullcontext(lambda *_args, **_kwargs: None)
 
 
 def export_corpus(

@@ -1,7 +1,7 @@
 """Identical and near-identical post texts: MinHash LSH over character n-grams, confirmed by exact Jaccard.
 
 Used by export (a group never straddles two splits), by the stats leak audit, and by the clean stage,
-which records the groups in the store. Follows notes/images_text.md §B5: 3-grams, 128 permutations.
+which records the groups in the store: character 3-grams, 128 permutations (docs/clean.md).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ def near_duplicate_pairs(
     Identical texts are paired directly; MinHash LSH proposes candidates among distinct texts and
     every candidate is confirmed with the exact Jaccard, so no false positive survives.
     """
-    from datasketch import MinHash, MinHashLSH
-
     ids_by_text: dict[str, list[str]] = {}
     for post_id in sorted(texts):
         ids_by_text.setdefault(texts[post_id], []).append(post_id)
@@ -50,6 +48,9 @@ def near_duplicate_pairs(
     distinct = list(ids_by_text)
     grams = [char_ngrams(text, n) for text in distinct]
     if len(distinct) > 1:
+        # Imported only for a real search: datasketch pulls in scipy (about a second).
+        from datasketch import MinHash, MinHashLSH
+
         # crc32 instead of datasketch's default sha1: deterministic across runs (unlike hash()) and
         # several times faster; candidates are confirmed by exact Jaccard, so hash quality only
         # affects recall, which 128 permutations keep high.

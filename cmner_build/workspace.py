@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from . import WORKSPACE_ENV
 from .config import CONFIG_NAME, DEFAULT_CONFIG, Settings, load_settings
 from .errors import WorkspaceError
 from .store import Store
 
 DB_NAME = "corpus.db"
 SUBDIRS = ("archive", "images", "exports", "runs")
-WORKSPACE_ENV = "CMNER_WORKSPACE"
 
 
 def default_workspace_root() -> Path:

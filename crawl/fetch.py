@@ -1,6 +1,6 @@
 """Polite HTTP with httpx: a delay with jitter between requests, exponential back-off on faults.
 
-Faults that are retried (notes/weibo.md §5): HTTP 403 / 414 / 418 / 429 / 432 / 5xx, timeouts and
+Faults that are retried (docs/weibo.md §4): HTTP 403 / 414 / 418 / 429 / 432 / 5xx, timeouts and
 network errors, other redirects, and bodies the caller rejects (non-JSON or truncated JSON, a captcha
 reply `{"url": …}` without `data`, an `ok:0` that is not the end). A redirect to the login / visitor
 pages stops the crawl at once: retrying cannot fix an expired cookie. After `max_retries` retries the

@@ -1,7 +1,7 @@
 """Picture bytes: type from magic bytes, completeness, and writing `{post_id}_{n}.{ext}` safely.
 
 A picture counts as complete when it has the right start and end markers (weibo-crawler's
-`download_one_file` check, notes/weibo.md §4): JPEG FF D8 FF … FF D9, PNG signature … IEND, GIF … 3B,
+`download_one_file` check, docs/weibo.md §3): JPEG FF D8 FF … FF D9, PNG signature … IEND, GIF … 3B,
 WebP with a RIFF size matching the byte count. Files are written to a temporary name and renamed, so
 a kill never leaves half a picture under its final name.
 """

@@ -1,7 +1,7 @@
 """Parse m.weibo.cn responses: getIndex pages, the `mblog` post object, statuses/extend, detail pages.
 
 Pure functions over decoded JSON (or HTML for the detail page); no network, no store. The shapes are
-those in notes/weibo.md §1.2, §2 and §7, checked against the real responses in ../shared/data/weibo.
+those in docs/weibo.md (§1.1 paging, §2 responses), checked against real m.weibo.cn responses.
 """
 
 from __future__ import annotations

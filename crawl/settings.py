@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from cmner_build.config import Settings
+from cmner_build.config import DEFAULT_MAX_CHARS, Settings
 from cmner_build.errors import ConfigError
 
 API_BASE_ENV = "CMNER_WEIBO_API_BASE"
@@ -42,7 +42,7 @@ class CrawlSettings:
     fallback_referer: str = "https://m.weibo.cn/"
     user_agent: str = DEFAULT_USER_AGENT
     containers: tuple[str, ...] = CONTAINERS
-    max_chars: int = 250
+    max_chars: int = DEFAULT_MAX_CHARS
 
     def cookie(self, environ: Mapping[str, str] | None = None) -> str | None:
         value = (environ if environ is not None else os.environ).get(self.cookie_env, "").strip()

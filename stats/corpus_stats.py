@@ -8,6 +8,7 @@ from collections import Counter
 from cmner_build.model import LABELS, count_by_label
 from cmner_build.splits import SPLITS
 from cmner_build.store import IMAGE_STATUSES, POST_STATUSES, Store
+from cmner_build.workspace import Workspace
 
 from cmner_build.stats.leaks import leak_audit
 
@@ -42,6 +43,17 @@ def _length_summary(lengths: list[int]) -> dict:
             {"from": b * LENGTH_BIN, "to": (b + 1) * LENGTH_BIN - 1, "posts": bins[b]} for b in sorted(bins)
         ],
     }
+
+
+def workspace_stats(workspace: Workspace, plots: bool = True) -> dict:
+    """`cmner-build stats`: the statistics of the workspace, and (plots) the PNG plots written to
+    <workspace>/exports/, listed under "plots"."""
+    result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard)
+    if plots:
+        from cmner_build.stats.plots import write_plots
+
+        result["plots"] = [str(path) for path in write_plots(result, workspace.exports_dir)]
+    return result
 
 
 def compute_stats(store: Store, near_duplicate_jaccard: float = 0.7) -> dict:

@@ -10,7 +10,8 @@ from cmner_build.near_duplicates import near_duplicate_pairs
 def leak_audit(texts: Mapping[str, str], split_of: Mapping[str, str], threshold: float = 0.7,
                examples: int = 10) -> dict:
     """Counts of identical-text groups spread over splits and of near-identical cross-split pairs."""
-    pairs = near_duplicate_pairs(texts, threshold)
+    # Only posts in different splits can leak: with one split (or none) there is nothing to search.
+    pairs = near_duplicate_pairs(texts, threshold) if len(set(split_of.values())) > 1 else []
     identical_groups: dict[str, set[str]] = {}
     for post_id, text in texts.items():
         identical_groups.setdefault(text, set()).add(post_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from cmner_build.console import out
@@ -9,14 +10,12 @@ from cmner_build.model import LABELS
 
 
 def render_stats(stats: dict) -> None:
-    table = Table(title="Table 1: posts and entities per split")
-    table.add_column("split")
-    for column in ("posts", "images", *LABELS, "entities"):
-        table.add_column(column, justify="right")
-    for split, row in stats["splits"].items():
-        table.add_row(split, f"{row['posts']:,}", f"{row['images']:,}",
-                      *(f"{row['entities'][label]:,}" for label in LABELS), f"{row['entities_total']:,}")
-    out.print(table)
+    splits = stats["splits"]
+    if any(row["posts"] for row in splits.values()):
+        out.print(_table_1(splits))
+    else:
+        out.print("Table 1: no gold post has a split yet (import a release, or adjudicate and "
+                  "`cmner-build export --split 3:1:1`).")
 
     total = stats["total"]
     table = Table(title=f"All records: {total['posts']:,} posts, {total['images']:,} images")
@@ -28,6 +27,8 @@ def render_stats(stats: dict) -> None:
         table.add_row(f"  dropped: {reason}", f"{count:,}")
     out.print(table)
 
+    if not total["by_topic"]:
+        out.print("Posts per topic: no posts yet.")
     table = Table(title="Posts per topic")
     table.add_column("topic")
     table.add_column("all", justify="right")
@@ -35,7 +36,8 @@ def render_stats(stats: dict) -> None:
         table.add_column(split, justify="right")
     for topic, count in total["by_topic"].items():
         table.add_row(topic, f"{count:,}", *(f"{row['by_topic'].get(topic, 0):,}" for row in stats["splits"].values()))
-    out.print(table)
+    if total["by_topic"]:
+        out.print(table)
 
     table = Table(title="Per gold post")
     table.add_column("measure")
@@ -61,3 +63,20 @@ def render_stats(stats: dict) -> None:
                   f"J={example['jaccard']:.2f}): {example['text']}", markup=False)
     for path in stats.get("plots", []):
         out.print(f"plot: {path}", markup=False)
+
+
+def _table_1(splits: dict) -> Table:
+    """The paper's Table 1. Every column is as wide as its widest cell and never wraps, so a narrow
+    terminal (under 80 columns) gets no borders rather than cut numbers."""
+    columns = ("split", "posts", "images", *LABELS, "entities")
+    rows = [[split, f"{row['posts']:,}", f"{row['images']:,}", *(f"{row['entities'][label]:,}" for label in LABELS),
+             f"{row['entities_total']:,}"] for split, row in splits.items()]
+    narrow = out.width < 80
+    table = Table(title="Table 1: posts and entities per split", box=None if narrow else box.HEAVY_HEAD,
+                  pad_edge=not narrow, collapse_padding=narrow)
+    for index, column in enumerate(columns):
+        width = max(len(column), *(len(row[index]) for row in rows))
+        table.add_column(column, justify="left" if index == 0 else "right", no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
+    return table

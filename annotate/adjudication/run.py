@@ -1,6 +1,6 @@
 """`cmner-build adjudicate`: merge the versions, settle what the majority decides, apply decisions.
 
-The flow (notes/iaa.md §5.1): every post that all its annotators confirmed is merged (majority spans,
+The flow (docs/agreement.md, "Adjudication"): every post that all its annotators confirmed is merged (majority spans,
 typed conflict clusters, suggestions); posts without an open conflict are settled at once (gold = the
 majority spans); open conflicts wait for the adjudicator (terminal review, or a Doccano project whose
 export `adjudicate pull` applies), or are decided by the `--auto majority` policy (the suggestion,
@@ -29,17 +29,9 @@ from cmner_build.annotate.adjudication.store import (
     sync_merges,
 )
 from cmner_build.annotate.agreement.data import load_annotated_posts, latest_version_per_post
+from cmner_build.annotate.settings import AUTO_MAJORITY_REASON
 
 AUTO_POLICIES: tuple[str, ...] = ("majority",)
-AUTO_MAJORITY_REASON = "auto_majority"
-DEFAULT_REASON_CODES: tuple[str, ...] = (
-    "guideline_gap",  # the guidelines do not cover the case: add a precedent
-    "ambiguous",  # genuinely ambiguous even with the guidelines and the image
-    "annotator_slip",  # the guidelines are clear; someone missed or mislabelled
-    "boundary_convention",  # where an entity starts or ends (titles, suffixes, 省/市, ...)
-    "type_convention",  # which label (e.g. a venue as LOC or ORG)
-    "other",
-)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from cmner_build.annotate.doccano.offsets import spans_from_doccano, spans_to_do
 META_POST_ID = "post_id"
 META_BATCH_ID = "batch_id"
 META_ROUND = "round"  # set on the examples of rounds other than pilot/main (adjudication)
-# Keys of an export line that are not meta (notes/doccano.md §2.9).
+# Keys of an export line that are not meta (docs/doccano.md §4).
 EXPORT_FIELDS = ("id", "text", "label", "Comments", "filename", "entities", "relations")
 
 

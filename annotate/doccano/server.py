@@ -1,7 +1,7 @@
 """A local Doccano 1.8.4 server for labs without one: its own venv, SQLite in the workspace, 127.0.0.1.
 
 Doccano 1.8.4 needs marshmallow<4, numpy<2 and Python <= 3.11, and pydantic 2, while doccano-client
-(our side) needs pydantic 1: the server therefore lives in its own virtual environment, built once.
+(the tests' reference client) needs pydantic 1: the server therefore lives in its own virtual environment.
 `doccano webserver` always binds 0.0.0.0, so gunicorn is started directly on 127.0.0.1. Celery runs
 eagerly inside the web process (CELERY_TASK_ALWAYS_EAGER), so imports and exports need no worker and
 there is exactly one process to stop: the gunicorn master, by the pid recorded in server.json.
@@ -25,7 +25,7 @@ from typing import Callable
 from cmner_build.errors import CmnerError
 
 DOCCANO_VERSION = "1.8.4"
-# notes/doccano.md §1.1: environs breaks on marshmallow 4, pandas<2 breaks on numpy 2.
+# docs/doccano.md §1: environs breaks on marshmallow 4, pandas<2 breaks on numpy 2.
 SERVER_REQUIREMENTS: tuple[str, ...] = (f"doccano=={DOCCANO_VERSION}", "marshmallow<4", "numpy<2")
 VENV_ENV = "CMNER_DOCCANO_VENV"
 INSTALLED_MARKER = ".installed"

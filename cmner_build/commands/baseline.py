@@ -1,4 +1,4 @@
-"""Commands of the baseline stage (issue 7): `features` and `baseline acn|umt|report`.
+"""Commands of the baseline stage: `features` and `baseline acn|umt|report`.
 
 Only typer and the standard library are imported here; torch and transformers load inside the commands.
 """
@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
+
+from cmner_build.baselines.settings import DEFAULT_BERT, DEFAULT_ENCODER
 
 from .common import open_ws, print_json
 
@@ -45,28 +47,24 @@ ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="
 
 def register(app: typer.Typer) -> None:
     app.command(
-        "features", epilog="Example: cmner-build -w my-corpus features --encoder microsoft/resnet-152 --device auto"
+        "features", epilog=f"Example: cmner-build -w my-corpus features --encoder {DEFAULT_ENCODER} --device auto"
     )(features)
     app.add_typer(baseline_app, name="baseline")
     baseline_app.command("acn", epilog="Example: cmner-build -w my-corpus baseline acn --images all --epochs 24\n\n"
                          "Cross-lingual: cmner-build -w my-corpus baseline acn --pretrain SRC+TGT --source twitter2015/ "
                          "--translated exports/twitter2015-zh --embeddings wiki.multi.en-zh.vec")(acn)
     baseline_app.command(
-        "umt", epilog="Example: cmner-build -w my-corpus baseline umt --images all --bert bert-base-chinese"
+        "umt", epilog=f"Example: cmner-build -w my-corpus baseline umt --images all --bert {DEFAULT_BERT}"
     )(umt)
     baseline_app.command(
         "report", epilog="Example: cmner-build -w my-corpus baseline report --errors RUN_TEXT RUN_IMAGES"
     )(report)
 
 
-def _setting(workspace, key: str, expected: type, default):
-    return workspace.settings.get("baselines", key, expected, default)
-
-
 def features(
     ctx: typer.Context,
     encoder: Optional[str] = typer.Option(
-        None, "--encoder", help="Image encoder: hub name or local folder (default: baselines.encoder, microsoft/resnet-152)."
+        None, "--encoder", help=f"Image encoder: hub name or local folder (default: baselines.encoder, {DEFAULT_ENCODER})."
     ),
     device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images per forward pass."),
@@ -76,89 +74,35 @@ def features(
     as_json: JsonOption = False,
 ) -> None:
     """Extract the 7x7 region grid of every kept image once (frozen encoder, cached, resumable)."""
-    from cmner_build.baselines.device import choose_device
-    from cmner_build.baselines.features import DEFAULT_ENCODER, cache_dir_for, extract_features
+    from cmner_build.baselines.entry import workspace_features
 
     from ..console import progress_task, warn
-    from ..errors import CmnerError
-    from ..importer import index_images
 
     workspace = open_ws(ctx, create=export is not None)
-    encoder = encoder or _setting(workspace, "encoder", str, DEFAULT_ENCODER)
-    device = choose_device(device or _setting(workspace, "device", str, "auto"))
-    if export is not None:
-        images_dir = export / "images"
-        if not images_dir.is_dir():
-            raise CmnerError(f"{images_dir} is not a folder: the export has no images")
-        images = {path.name: path for paths in index_images(images_dir).values() for path in paths}
-    else:
-        rows = workspace.store.query(
-            "SELECT file_name FROM images WHERE status = 'kept' AND file_name IS NOT NULL ORDER BY post_id, position"
-        )
-        images = {row["file_name"]: workspace.images_dir / row["file_name"] for row in rows}
-        missing = [name for name, path in images.items() if not path.is_file()]
-        if missing:
-            warn(f"{len(missing)} kept images are not in {workspace.images_dir} (e.g. {missing[0]}); skipped")
-            images = {name: path for name, path in images.items() if name not in set(missing)}
-    cache_dir = cache_dir_for(workspace.root / "features", encoder)
-    with progress_task(f"features ({device.type})", len(images)) as advance:
-        report = extract_features(
-            images, cache_dir, encoder=encoder, device=device, batch_size=batch_size, progress=advance,
-            on_start=lambda todo: advance(len(images) - todo, status="cached"),
-        )
-    for failure in report.failed[:10]:
+    outcome = workspace_features(workspace, encoder=encoder, device=device, batch_size=batch_size, export=export,
+                                 progress=progress_task)
+    summary = outcome.summary
+    if outcome.missing:
+        warn(f"{len(outcome.missing)} kept images are not in {workspace.images_dir} (e.g. {outcome.missing[0]}); "
+             "skipped")
+    for failure in outcome.failed[:10]:
         warn(f"could not read image {failure}")
-    workspace.store.log_event("baseline", "features", f"{report.extracted} grids extracted", encoder=encoder,
-                              cache=str(cache_dir), failed=len(report.failed))
-    summary = {
-        "encoder": encoder, "cache_dir": str(cache_dir), "device": report.device, "images": report.images,
-        "already_cached": report.already_cached, "extracted": report.extracted, "failed": len(report.failed),
-        "feature_dim": report.dim,
-    }
     if as_json:
         print_json(summary)
     else:
         from ..console import info
 
-        info(f"{report.extracted} grids extracted, {report.already_cached} already cached, {len(report.failed)} "
-             f"unreadable; cache: {cache_dir}")
+        info(f"{summary['extracted']} grids extracted, {summary['already_cached']} already cached, "
+             f"{summary['failed']} unreadable; cache: {summary['cache_dir']}")
 
 
 def _train(ctx: typer.Context, model: str, as_json: bool, **values) -> None:
-    from cmner_build.baselines.experiment import BaselineOptions, run_baseline
+    from cmner_build.baselines.entry import train_baseline
 
     from ..console import info, progress_task
 
-    workspace = open_ws(ctx, create=True)
-    export = values.pop("export") or workspace.exports_dir / "cmner"
-    seed = values.pop("seed")
-    values["device"] = values["device"] or _setting(workspace, "device", str, "auto")
-    values["encoder"] = values["encoder"] or _setting(workspace, "encoder", str, "microsoft/resnet-152")
-    if model == "umt" and values["init_from"] is None:
-        values["bert"] = values["bert"] or _setting(workspace, "bert", str, "bert-base-chinese")
-    regime = {key: values.pop(key) for key in ("pretrain", "source", "translated", "pretrain_epochs")}
-    init_from = values.pop("init_from")
-    if init_from is not None:
-        from cmner_build.baselines.runs import resolve_run
-
-        init_from = resolve_run(workspace.runs_dir, init_from)
-    options = BaselineOptions(
-        model=model, export_dir=export, seed=workspace.settings.seed if seed is None else seed,
-        also_train=list(values.pop("also_train") or []), init_from=init_from, **values,
-    )
-    where = dict(runs_dir=workspace.runs_dir, features_root=workspace.root / "features", progress=progress_task, log=info)
-    if regime["pretrain"] is not None:
-        from cmner_build.baselines.crosslingual import run_two_stage
-
-        stages = run_two_stage(options, regime["pretrain"], source_export=regime["source"],
-                               translated_export=regime["translated"], pretrain_epochs=regime["pretrain_epochs"], **where)
-        info(f"pre-training run ({stages.pretrain}): {stages.pretrain_run.run_dir}")
-        outcome = stages.finetune_run
-    else:
-        outcome = run_baseline(options, **where)
-    workspace.store.log_event("baseline", "run", f"{outcome.run_id}: {outcome.evaluated_split} F1 "
-                              f"{outcome.metrics[outcome.evaluated_split]['f1']}", run_id=outcome.run_id)
-    _print_table_2([_outcome_row(outcome, model, options.images)])
+    outcome = train_baseline(open_ws(ctx, create=True), model, progress=progress_task, log=info, **values)
+    _print_table_2([_outcome_row(outcome, model, values["images"])])
     if as_json:
         print_json({
             "run_id": outcome.run_id, "run_dir": str(outcome.run_dir), "best_epoch": outcome.best_epoch,
@@ -271,7 +215,7 @@ def umt(
     ctx: typer.Context,
     images: ImagesOption = "none",
     bert: Optional[str] = typer.Option(
-        None, "--bert", help="BERT hub name or local folder (default: baselines.bert, bert-base-chinese)."
+        None, "--bert", help=f"BERT hub name or local folder (default: baselines.bert, {DEFAULT_BERT})."
     ),
     epochs: EpochsOption = None,
     seed: SeedOption = None,
@@ -347,37 +291,15 @@ def report(
 
 
 def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -> None:
-    import json
-
-    from cmner_build.baselines.errors_analysis import ERROR_KINDS, count_errors, image_changed_posts, render
-    from cmner_build.baselines.runs import evaluated_split, load_run, resolve_run
+    from cmner_build.baselines.entry import error_report
+    from cmner_build.baselines.errors_analysis import ERROR_KINDS, render
     from rich.table import Table
 
     from ..console import out
 
     out = _wide(out)
-    loaded = []
-    for name in names:
-        run = load_run(resolve_run(runs_dir, name))
-        split = evaluated_split(run["metrics"])
-        with (run["path"] / "predictions.jsonl").open(encoding="utf-8") as handle:
-            rows = [row for row in map(json.loads, handle) if row["split"] == split]
-        loaded.append((run, split, rows))
-    counts = [{"run": run["run_id"], "split": split, **count_errors(rows)} for run, split, rows in loaded]
-    text_runs = [item for item in loaded if item[0]["config"].get("images") == "none"]
-    image_runs = [item for item in loaded if item[0]["config"].get("images") != "none"]
-    comparisons = []
-    for text_run, text_split, text_rows in text_runs:
-        for image_run, image_split, image_rows in image_runs:
-            if text_split != image_split:
-                continue
-            changed = image_changed_posts(text_rows, image_rows)
-            comparisons.append({
-                "text_run": text_run["run_id"], "image_run": image_run["run_id"],
-                "helped": sum(row["effect"] == "helped" for row in changed),
-                "hurt": sum(row["effect"] == "hurt" for row in changed),
-                "posts": changed, "joiner": "" if image_run["config"].get("export_format") == "cmner" else " ",
-            })
+    analysis = error_report(runs_dir, names)
+    counts, comparisons = analysis["errors"], analysis["comparisons"]
     if as_json:
         for comparison in comparisons:
             comparison["posts"] = comparison["posts"][:limit]

@@ -1,4 +1,4 @@
-"""Commands of the clean stage (issue 4): `clean` (text) and `images` (validation, filters, dedupe)."""
+"""Commands of the clean stage: `clean` (text) and `images` (validation, filters, dedupe)."""
 
 from __future__ import annotations
 
@@ -34,25 +34,18 @@ def clean(
     Always works from the original text, so re-running changes nothing and a changed rule is applied
     from scratch. Posts already pushed to annotation are never modified.
     """
-    from cmner_build.clean.options import CleanOptions
+    from cmner_build.clean.entry import clean_workspace, text_rules
     from cmner_build.clean.render import render_clean_report, render_rules
-    from cmner_build.clean.text_rules import describe_rules
 
     from ..console import progress_task
 
     workspace = open_ws(ctx)
-    options = CleanOptions.from_settings(workspace.settings, workspace.root)
-    if keep_one_per_group:
-        options.keep_one_per_group = True
     if list_rules:
-        rows = describe_rules(options.rules)
+        rows = text_rules(workspace)
         print_json(rows) if as_json else render_rules(rows)
         return
-    from cmner_build.clean.post_cleaning import clean_corpus, posts_in_scope
-
-    store = workspace.store
-    with progress_task("cleaning" if not dry_run else "cleaning (dry run)", posts_in_scope(store)) as advance:
-        report = clean_corpus(store, options, dry_run=dry_run, samples=samples, progress=advance)
+    report = clean_workspace(workspace, dry_run=dry_run, keep_one_per_group=keep_one_per_group, samples=samples,
+                             progress=progress_task)
     if as_json:
         print_json(report.as_dict())
     else:
@@ -67,28 +60,17 @@ def images(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Validate, filter and dedupe the downloaded images of cleaned posts; posts with a kept image become ready."""
-    from cmner_build.clean.image_pool import worker_pool
-    from cmner_build.clean.image_stage import images_to_check, process_images
-    from cmner_build.clean.options import ImageOptions
+    from cmner_build.clean.entry import check_images
     from cmner_build.clean.render import render_image_report, render_images_result
 
     from ..console import progress_task
 
-    workspace = open_ws(ctx)
-    options = ImageOptions.from_settings(workspace.settings)
-    if workers is not None:
-        options.workers = workers
-    store = workspace.store
-    count = images_to_check(store, recheck)
-    # The pool first: its workers are forked before the progress bar starts a thread.
-    with worker_pool(options, count) as pool, progress_task("checking images", count) as advance:
-        result = process_images(store, workspace.images_dir, options, progress=advance, recheck=recheck, pool=pool)
+    outcome = check_images(open_ws(ctx), workers=workers, recheck=recheck, report=report, progress=progress_task)
+    result, summary = outcome.result, outcome.report
     output: dict = {"images": result.as_dict()}
-    summary = None
-    if report:
-        from cmner_build.clean.image_report import summary_rows, write_image_report
+    if summary is not None:
+        from cmner_build.clean.image_report import summary_rows
 
-        summary = write_image_report(store, workspace.images_dir, workspace.exports_dir / "images_report.html")
         output["report"] = {"path": str(summary.path), "by_reason": summary.by_reason, "dropped": summary_rows(summary)}
     if as_json:
         print_json(output)

@@ -77,23 +77,14 @@ def export(
 ) -> None:
     """Write train / dev / test, stratified by topic and leak-free, with the images beside the text."""
     from ..console import info, progress_task, warn
-    from ..export import EXPORT_FORMATS, export_corpus
-    from ..splits import parse_ratio
+    from ..export import EXPORT_FORMATS, export_workspace
 
-    workspace = open_ws(ctx)
-    settings = workspace.settings
-    ratio = split or settings.split_ratio
-    parse_ratio(ratio)  # a bad ratio is reported before any work starts
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
-    out_dir = out or workspace.exports_dir / fmt
-    with progress_task("exporting", workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status='gold'")) as advance:
-        report = export_corpus(
-            workspace.store, out_dir, fmt=fmt, ratio=ratio,
-            seed=settings.seed if seed is None else seed, keep_splits=keep_splits,
-            near_duplicate_jaccard=settings.near_duplicate_jaccard, images_dir=workspace.images_dir,
-            progress=advance,
-        )
+    workspace = open_ws(ctx)
+    report = export_workspace(workspace, ratio=split, seed=seed, keep_splits=keep_splits, fmt=fmt, out=out,
+                              progress=progress_task)
+    out_dir = report.out_dir
     if report.missing_images:
         warn(f"{len(report.missing_images)} kept images are not in {workspace.images_dir} (e.g. {report.missing_images[0]})")
     counts = ", ".join(f"{name} {count}" for name, count in report.posts_by_split.items())
@@ -107,14 +98,9 @@ def stats(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots to <workspace>/exports/."),
 ) -> None:
     """Print the paper's Table 1, topic / image / entity / length distributions and a split-leak audit."""
-    from cmner_build.stats.corpus_stats import compute_stats
+    from cmner_build.stats.corpus_stats import workspace_stats
 
-    workspace = open_ws(ctx)
-    result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard)
-    if plots:
-        from cmner_build.stats.plots import write_plots
-
-        result["plots"] = [str(path) for path in write_plots(result, workspace.exports_dir)]
+    result = workspace_stats(open_ws(ctx), plots)
     if as_json:
         print_json(result)
     else:

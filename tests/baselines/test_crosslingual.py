@@ -18,7 +18,7 @@ from cmner_build.errors import CmnerError
 from cmner_build.formats import format_tagged, read_tagged_file
 from cmner_build.workspace import init_workspace
 from cmner_build.baselines.acn import load_vectors, pretrained_matrix
-from cmner_build.baselines.crosslingual_settings import PUBLISHED_CROSSLINGUAL
+from cmner_build.baselines.settings import PUBLISHED_CROSSLINGUAL
 from cmner_build.baselines.translate_corpus import translate_export
 from cmner_build.baselines.translators import CommandTranslator
 from cmner_build.baselines.vocab import Vocab

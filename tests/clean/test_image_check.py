@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageEnhance
 from cmner_build.clean.image_check import check_image
 from cmner_build.clean.image_dedupe import hamming_distance
 from cmner_build.clean.image_pool import check_images
-from cmner_build.clean.options import ImageOptions
+from cmner_build.clean.settings import ImageOptions
 
 from tests.clean_helpers import photo_like
 

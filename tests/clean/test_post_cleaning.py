@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cmner_build.clean.options import CleanOptions
+from cmner_build.clean.settings import CleanOptions
 from cmner_build.clean.post_cleaning import clean_corpus
 from cmner_build.config import load_settings
 from cmner_build.workspace import Workspace

@@ -2,7 +2,6 @@ import os
 import subprocess
 import sys
 
-import click
 import typer.main
 
 from cmner_build.cli import app
@@ -18,7 +17,7 @@ def all_commands():
     stack = [((), root)]
     while stack:
         path, command = stack.pop()
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a group (typer 0.25+ carries its own click classes)
             stack.extend((path + (name,), sub) for name, sub in command.commands.items())
         else:
             yield path, command
@@ -101,3 +100,40 @@ def test_import_then_export_through_the_cli(tmp_path):
     assert (tmp_path / "out" / "train.txt").read_bytes().decode("utf-8") == (
         "WID:A\r\n北\tB-LOC\r\n京\tI-LOC\r\n\r\nWID:B\r\n好\tO\r\n"
     )
+
+
+def test_help_shows_bracketed_settings_and_the_panels():
+    push_help = run_cli("annotate", "push", "--help").stdout
+    assert "[annotate] batch_size" in " ".join(push_help.split())
+    top = run_cli("--help").stdout
+    assert top.index("1. Workspace") < top.index("2. Collect") < top.index("5. Baselines")
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"cmner-build {version('cmner-build')}"
+
+
+def test_a_global_option_after_the_command_gets_a_hint_and_a_typo_one_suggestion():
+    misplaced = run_cli("stats", "-w", "corp")
+    assert misplaced.exit_code == 2
+    assert "put it before the command" in misplaced.stderr and "cmner-build -w DIR stats" in misplaced.stderr
+    typo = run_cli("stat")
+    assert typo.exit_code == 2
+    assert typo.stderr.count("Did you mean") == 1
+
+
+def test_redirected_output_has_no_progress_frames_and_no_wrapped_lines(tmp_path):
+    release = tmp_path / "posts.txt"  # no split in the name: the posts get none
+    release.write_text("WID:p1\n北\tB-LOC\n京\tI-LOC\n好\tO\n\nWID:p2\n天\tO\n津\tO\n", encoding="utf-8")
+    cli = [sys.executable, "-m", "cmner_build", "-w", str(tmp_path / "ws")]
+    imported = subprocess.run([*cli, "import", str(release)], capture_output=True, text=True, check=True)
+    assert "━" not in imported.stderr and "\r" not in imported.stderr
+    assert [line for line in imported.stderr.splitlines() if line.startswith("imported 2 posts")]
+    stats = subprocess.run([*cli, "stats", "--no-plots"], capture_output=True, text=True, check=True,
+                           env={**os.environ, "COLUMNS": "60"})
+    sentence = next(line for line in stats.stdout.splitlines() if line.startswith("Table 1"))
+    assert "cmner-build export" in sentence  # one line, not cut at 60 or 80 columns

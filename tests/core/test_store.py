@@ -20,6 +20,28 @@ def test_core_schema_is_versioned_and_migrations_apply_once(tmp_path):
     assert reopened.applied_migrations()[-1] == "test/0001_notes"
 
 
+def test_annotation_tables_keep_their_migration_names_in_old_workspaces(tmp_path):
+    """The annotate stage once applied its own tables on first use; their migration names are records
+    in old workspaces: opening one re-applies nothing, and one that never reached annotate gets them."""
+    path = tmp_path / "corpus.db"
+    Store(path).close()
+    connection = sqlite3.connect(path)
+    applied_at = {row[0]: row[1] for row in connection.execute("SELECT name, applied_at FROM schema_migrations")}
+    assert {"annotate/0001_state_and_image_votes", "agreement/0001_adjudication"} <= set(applied_at)
+    # A workspace that never ran adjudication: no adjudication tables, no record of them.
+    connection.executescript(
+        "DROP TABLE adjudication_clusters; DROP TABLE adjudication_posts;"
+        "DELETE FROM schema_migrations WHERE name = 'agreement/0001_adjudication';"
+    )
+    connection.close()
+    reopened = Store(path)
+    assert reopened.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'adjudication_clusters'") == 1
+    again = {row[0]: row[1] for row in reopened.query("SELECT name, applied_at FROM schema_migrations")}
+    assert {name: at for name, at in again.items() if name != "agreement/0001_adjudication"} == {
+        name: at for name, at in applied_at.items() if name != "agreement/0001_adjudication"}
+    assert sorted(again) == sorted(m.name for m in CORE_MIGRATIONS)
+
+
 def test_a_failing_migration_leaves_nothing_behind(tmp_path):
     store = Store(tmp_path / "corpus.db")
     broken = [Migration("test/0001_broken", "CREATE TABLE half (x INTEGER);\nCREATE TABLE oops (;\n")]
@@ -76,6 +98,30 @@ def test_settings_errors_name_the_file_and_key(tmp_path):
     with pytest.raises(ConfigError, match=r"must be in \(0, 1\]"):
         load_settings(path).near_duplicate_jaccard
     assert load_settings(tmp_path / "missing.toml").split_ratio == "3:1:1"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[split]\nratoi = "8:1:1"\n', r"cmner.toml: unknown key 'ratoi' in \[split\]; did you mean 'ratio'\?"),
+    ("[splits]\nratio = \"8:1:1\"\n", r"cmner.toml: unknown table \[splits\]; did you mean \[split\]\?"),
+    ('[images]\nworkers = "4"\n', r"cmner.toml: images.workers must be an integer, found '4'"),
+    ("[crawl]\ndelay = true\n", r"cmner.toml: crawl.delay must be a number, found True"),
+    ("[annotate]\npool = [\"ann1\", 2]\n", r"cmner.toml: annotate.pool must be a list of strings"),
+])
+def test_settings_reject_unknown_keys_and_wrong_types_at_load(tmp_path, text, message):
+    path = tmp_path / "cmner.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path)  # before any command reads the value
+
+
+def test_settings_accept_the_commented_defaults_integers_for_numbers_and_clean_rules(tmp_path):
+    from cmner_build.config import DEFAULT_CONFIG
+
+    path = tmp_path / "cmner.toml"
+    path.write_text(DEFAULT_CONFIG + '\n[[clean.rules]]\nname = "x"\npattern = "a"\n', encoding="utf-8")
+    assert load_settings(path).data["clean"]["rules"][0]["name"] == "x"
+    path.write_text("[crawl]\ndelay = 3\nuser_agent = \"test\"\n", encoding="utf-8")
+    assert load_settings(path).get("crawl", "delay", float, 0.0) == 3.0
 
 
 def test_open_workspace_creates_only_when_asked(tmp_path):

@@ -28,7 +28,7 @@ def test_table_one_on_the_real_release(release_workspace):
 
 def test_the_leak_audit_finds_the_release_duplicates_and_a_fresh_split_has_none(release_workspace, tmp_path):
     before = compute_stats(release_workspace.store)["leak_audit"]
-    # The release spreads identical texts over train and dev (notes/images_text.md §1).
+    # The release spreads identical texts over train and dev.
     assert before["identical_groups_across_splits"] > 0
     assert before["identical_pairs_across_splits"] >= before["identical_groups_across_splits"]
     assert before["near_identical_pairs_across_splits"] > 0
@@ -80,3 +80,23 @@ def test_stats_tables_render(release_workspace):
     for expected in ("Table 1", "3,814", "4,760", "6,045", "1,754", "Split-leak audit", "Posts per topic"):
         assert expected in result.stdout
     assert not (release_workspace.exports_dir / "stats_text_length.png").exists()
+
+
+def test_stats_imports_no_near_duplicate_search_when_no_two_splits_can_leak(tmp_path):
+    """datasketch pulls in scipy (about a second): only a real cross-split search may import it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cmner_build.store import Store\n"
+        "from cmner_build.stats.corpus_stats import compute_stats\n"
+        f"store = Store({str(tmp_path / 'corpus.db')!r})\n"
+        "store.execute(\"INSERT INTO posts (post_id, source, original_text, text, status, split, created_at, "
+        "updated_at) VALUES ('a', 'import', '同一句话', '同一句话', 'gold', 'train', '', ''), "
+        "('b', 'import', '同一句话', '同一句话', 'gold', 'train', '', '')\")\n"
+        "compute_stats(store)\n"
+        "print('datasketch' in sys.modules, 'scipy' in sys.modules)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["False", "False"]

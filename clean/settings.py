@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cmner_build.config import Settings
+from cmner_build.config import DEFAULT_MAX_CHARS, Settings
 from cmner_build.errors import ConfigError
 
 from cmner_build.clean.content_filter import ContentFilter, default_lexicon_path
@@ -21,7 +21,7 @@ class CleanOptions:
     rules: list[TextRule]
     redact_kinds: tuple[str, ...] = PII_KINDS
     content_filter: ContentFilter = field(default_factory=ContentFilter)
-    max_chars: int = 250
+    max_chars: int = DEFAULT_MAX_CHARS
     near_duplicate_jaccard: float = 0.7
     keep_one_per_group: bool = False
 
