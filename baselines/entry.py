@@ -1,4 +1,5 @@
-"""The entry points of `cmner-build features` and `baseline acn|umt|report`: workspace in, plain values out.
+"""The entry points of `cmner-build features`, `baseline acn|umt|report` and `translate`: workspace in,
+plain values out.
 
 The CLI parses, calls one of these, and prints what comes back (tables, JSON). Heavy libraries (torch,
 transformers) load inside, when a command actually needs them.
@@ -132,3 +133,32 @@ def error_report(runs_dir: Path, names: Sequence[str]) -> dict[str, list[dict]]:
                 "posts": changed, "joiner": "" if image_run["config"].get("export_format") == "cmner" else " ",
             })
     return {"errors": counts, "comparisons": comparisons}
+
+
+def translate_in_workspace(workspace: Workspace, target_language: str, export: Path, *, output: Path | None = None,
+                           translator: str | None = None, model: str | None = None, prefix: str | None = None,
+                           command: str | None = None, translations: Path | None = None, cache: Path | None = None,
+                           batch_size: int | None = None, device: str | None = None,
+                           progress=None, log: Callable[[str], None] = lambda message: None):
+    """`cmner-build translate`: defaults from the workspace (output under exports/, cache under
+    translations/), the translator built, the export translated, the run logged in the store. Returns the
+    translate_corpus.TranslationReport."""
+    from cmner_build.baselines.data import detect_format, split_files
+    from cmner_build.baselines.settings import DEFAULT_TRANSLATOR, LANGUAGE_OF_FORMAT, TRANSLATE_BATCH_SIZE
+    from cmner_build.baselines.translate_corpus import direction_of, translate_export
+    from cmner_build.baselines.translators import make_translator
+
+    export = Path(export)
+    source_language = LANGUAGE_OF_FORMAT[detect_format(split_files(export)["train"])]
+    direction = direction_of(source_language, target_language)
+    translator = translator or DEFAULT_TRANSLATOR
+    engine, key = make_translator(translator, direction, model=model, prefix=prefix, command=command,
+                                  translations=translations, device=device or "auto")
+    if cache is None and key is not None:
+        cache = workspace.root / "translations" / f"{direction}-{translator}-{key}.jsonl"
+    output = Path(output) if output is not None else workspace.exports_dir / f"{export.resolve().name}-{target_language}"
+    report = translate_export(export, target_language, engine, output, cache_path=cache,
+                              batch_size=batch_size or TRANSLATE_BATCH_SIZE, progress=progress, log=log)
+    workspace.store.log_event("translate", "run", f"{export} -> {output}: {sum(report.kept.values())} posts kept",
+                              direction=direction, translator=engine.name, rejected=report.rejected)
+    return report

@@ -48,6 +48,7 @@ MARIAN_MODELS: dict[str, str] = {"en-zh": "Helsinki-NLP/opus-mt-en-zh", "zh-en":
 # opus-mt-en-zh has several Chinese targets and, per its model card, wants a target-language token first.
 MARIAN_PREFIXES: dict[str, str] = {"en-zh": ">>cmn_Hans<< ", "zh-en": ""}
 TRANSLATORS = ("marian", "command", "file")
+DEFAULT_TRANSLATOR = "marian"
 TRANSLATE_BATCH_SIZE = 32
 MARIAN_BEAMS = 4
 MARIAN_MAX_NEW_TOKENS = 256

@@ -18,10 +18,8 @@ stopped and a rerun translates nothing twice.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import re
 import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -259,53 +257,3 @@ def _copy_images(posts, source_dir: Path, target_dir: Path) -> int:
 
 def _no_progress(description: str, total: int):
     return contextlib.nullcontext(lambda n=1, status=None: None)
-
-
-def make_translator(kind: str, direction: str, *, model: str | None = None, prefix: str | None = None,
-                    command: str | None = None, translations: Path | None = None, device: str = "auto"
-                    ) -> tuple[Translator, str | None]:
-    """The translator a `translate` run asked for, and the key naming its cache file (None: no cache,
-    the translations file already is one)."""
-    from cmner_build.baselines.settings import MARIAN_MODELS, MARIAN_PREFIXES, TRANSLATORS
-    from cmner_build.baselines.translators import CommandTranslator, FileTranslator, MarianTranslator
-
-    if kind not in TRANSLATORS:
-        raise CmnerError(f"--translator must be one of {', '.join(TRANSLATORS)}, not {kind!r}")
-    if kind == "command":
-        if not command:
-            raise CmnerError("--translator command needs --command 'PROGRAM ARGS'")
-        return CommandTranslator(command), hashlib.sha256(command.encode("utf-8")).hexdigest()[:10]
-    if kind == "file":
-        if translations is None:
-            raise CmnerError("--translator file needs --translations FILE.jsonl")
-        return FileTranslator(translations), None
-    name = model or MARIAN_MODELS.get(direction)
-    if name is None:
-        raise CmnerError(f"no default Marian model for {direction}; pass --model")
-    translator = MarianTranslator(name, device=device,
-                                  prefix=MARIAN_PREFIXES.get(direction, "") if prefix is None else prefix)
-    return translator, re.sub(r"[^A-Za-z0-9.-]+", "_", name)[-60:]
-
-
-def translate_in_workspace(workspace, target_language: str, export: Path, *, output: Path | None = None,
-                           translator: str = "marian", model: str | None = None, prefix: str | None = None,
-                           command: str | None = None, translations: Path | None = None, cache: Path | None = None,
-                           batch_size: int | None = None, device: str | None = None,
-                           progress=None, log: Callable[[str], None] = lambda message: None) -> TranslationReport:
-    """`cmner-build translate`: defaults from the workspace (output under exports/, cache under
-    translations/), the translator built, the export translated, the run logged in the store."""
-    from cmner_build.baselines.data import detect_format, split_files
-
-    export = Path(export)
-    source_language = LANGUAGE_OF_FORMAT[detect_format(split_files(export)["train"])]
-    direction = direction_of(source_language, target_language)
-    engine, key = make_translator(translator, direction, model=model, prefix=prefix, command=command,
-                                  translations=translations, device=device or "auto")
-    if cache is None and key is not None:
-        cache = workspace.root / "translations" / f"{direction}-{translator}-{key}.jsonl"
-    output = Path(output) if output is not None else workspace.exports_dir / f"{export.resolve().name}-{target_language}"
-    report = translate_export(export, target_language, engine, output, cache_path=cache,
-                              batch_size=batch_size or TRANSLATE_BATCH_SIZE, progress=progress, log=log)
-    workspace.store.log_event("translate", "run", f"{export} -> {output}: {sum(report.kept.values())} posts kept",
-                              direction=direction, translator=engine.name, rejected=report.rejected)
-    return report

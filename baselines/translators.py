@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -25,6 +27,9 @@ from cmner_build.baselines.settings import (
     COMMAND_TIMEOUT_SECONDS,
     MARIAN_BEAMS,
     MARIAN_MAX_NEW_TOKENS,
+    MARIAN_MODELS,
+    MARIAN_PREFIXES,
+    TRANSLATORS,
 )
 
 # Characters that would end a line for the external program or in the cache: sent as spaces.
@@ -150,3 +155,26 @@ class MarianTranslator:
         with torch.no_grad():
             generated = self.model.generate(**inputs, num_beams=self.beams, max_new_tokens=self.max_new_tokens)
         return [one_line(text).strip() for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True)]
+
+
+def make_translator(kind: str, direction: str, *, model: str | None = None, prefix: str | None = None,
+                    command: str | None = None, translations: Path | None = None, device: str = "auto"
+                    ) -> tuple[Translator, str | None]:
+    """The translator a `translate` run asked for, and the key naming its cache file (None: no cache,
+    the translations file already is one)."""
+    if kind not in TRANSLATORS:
+        raise CmnerError(f"--translator must be one of {', '.join(TRANSLATORS)}, not {kind!r}")
+    if kind == "command":
+        if not command:
+            raise CmnerError("--translator command needs --command 'PROGRAM ARGS'")
+        return CommandTranslator(command), hashlib.sha256(command.encode("utf-8")).hexdigest()[:10]
+    if kind == "file":
+        if translations is None:
+            raise CmnerError("--translator file needs --translations FILE.jsonl")
+        return FileTranslator(translations), None
+    name = model or MARIAN_MODELS.get(direction)
+    if name is None:
+        raise CmnerError(f"no default Marian model for {direction}; pass --model")
+    translator = MarianTranslator(name, device=device,
+                                  prefix=MARIAN_PREFIXES.get(direction, "") if prefix is None else prefix)
+    return translator, re.sub(r"[^A-Za-z0-9.-]+", "_", name)[-60:]

@@ -27,7 +27,7 @@ def translate(
     output: Optional[Path] = typer.Option(
         None, "--output", help="Where the translated export is written (default: <workspace>/exports/<export>-<to>)."
     ),
-    translator: str = typer.Option("marian", "--translator", help="marian, command or file."),
+    translator: Optional[str] = typer.Option(None, "--translator", help="marian (the default), command or file."),
     model: Optional[str] = typer.Option(
         None, "--model", help="Marian model: hub name or local folder (default: Helsinki-NLP/opus-mt-en-zh or -zh-en)."
     ),
@@ -49,7 +49,7 @@ def translate(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Translate an exported corpus into the other language; entity labels are kept with SPAN placeholders."""
-    from cmner_build.baselines.translate_corpus import translate_in_workspace
+    from cmner_build.baselines.entry import translate_in_workspace
 
     from ..console import info, progress_task
 
