@@ -63,7 +63,8 @@ def pull_annotations(workspace: Workspace, *, batches: Sequence[str] = (), from_
             raise CmnerError(f"{from_export}: no such file")
         admin = doccano_settings(workspace).admin_user
         return PullOutcome(pull_from_export(workspace.store, from_export, batch_id=(list(batches) or [None])[0],
-                                            round_=round_, exclude_users=(admin,)))
+                                            round_=round_, exclude_users=(admin,),
+                                            limits=annotate_settings(workspace).zip_limits))
     if round_ is not None:
         raise CmnerError("--round only goes with --from-export")
     with connect_admin(workspace, url) as api:

@@ -16,12 +16,13 @@ from typing import Sequence
 
 from cmner_build.errors import CmnerError
 from cmner_build.store import Store, utc_now
+from cmner_build.safety import holds_stage_lock
 
 from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoError
 from cmner_build.annotate.doccano.examples import read_export_zip
 from cmner_build.annotate.doccano.projects import ensure_image_relevance_project, ensure_members
 from cmner_build.annotate.push import check_project, project_name
-from cmner_build.annotate.rounds import IMAGES, last_batch_number
+from cmner_build.annotate.rounds import ANNOTATE_LOCK, IMAGES, last_batch_number
 from cmner_build.annotate.users import register_annotators
 
 DROP_REASON = "unrelated_to_text"
@@ -89,6 +90,7 @@ def _held_by_file_name(api: DoccanoAPI, project_id: int) -> dict[str, list[int]]
     return {name: sorted(ids) for name, ids in held.items()}
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def push_images(api: DoccanoAPI, store: Store, images_dir: Path, annotators: Sequence[str],
                 prefix: str = "") -> ImagePushReport | None:
     """Plan (if needed) and push the oldest unfinished images batch. Idempotent like `push`: examples are
@@ -149,6 +151,7 @@ def push_images(api: DoccanoAPI, store: Store, images_dir: Path, annotators: Seq
     return ImagePushReport(batch_id, project_id, members, len(images), len(missing))
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def pull_image_votes(api: DoccanoAPI, store: Store) -> ImagePullReport:
     """Fetch every images batch's choices, store them, and drop/restore images by majority."""
     batches = [row for row in store.query("SELECT * FROM batches WHERE round = 'images' AND project_id IS NOT NULL "

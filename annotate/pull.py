@@ -18,11 +18,12 @@ from typing import Iterable, Sequence
 from cmner_build.errors import CmnerError, FormatError
 from cmner_build.model import Span, validate_spans
 from cmner_build.store import Store, utc_now
+from cmner_build.safety import holds_stage_lock
 
 from cmner_build.annotate.doccano.api import DoccanoAPI
-from cmner_build.annotate.doccano.examples import META_ROUND, ExportedExample, read_export_zip
+from cmner_build.annotate.doccano.examples import META_ROUND, ExportedExample, ZipLimits, read_export_zip
 from cmner_build.annotate.push import check_project
-from cmner_build.annotate.rounds import ADJUDICATION, TEXT_ROUNDS
+from cmner_build.annotate.rounds import ADJUDICATION, ANNOTATE_LOCK, TEXT_ROUNDS
 from cmner_build.annotate.users import check_usernames, register_annotators
 
 
@@ -232,21 +233,23 @@ def text_batches(store: Store, batch_ids: Sequence[str] | None = None) -> list[s
         list(TEXT_ROUNDS))]
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def pull_from_server(api: DoccanoAPI, store: Store, batch_ids: Sequence[str] | None = None) -> PullReport:
     """`annotate pull`: every pushed pilot/main batch (or the given ones), all fetched before any is stored."""
     pulls = [fetch_batch(api, store, batch_id) for batch_id in text_batches(store, batch_ids)]
     return store_pulls(store, pulls)
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def pull_from_export(store: Store, zip_path: Path, *, batch_id: str | None = None, round_: str | None = None,
-                     exclude_users: Sequence[str] = ("admin",)) -> PullReport:
+                     exclude_users: Sequence[str] = ("admin",), limits: ZipLimits = ZipLimits()) -> PullReport:
     """`annotate pull --from-export ZIP`: the same from a per-user export zip handed over (works offline).
 
     Every line of `<username>.jsonl` counts as confirmed (export with "only approved documents" so each
     file holds what that annotator marked done). Examples are matched to posts by the post id in meta.
     Without --batch the batch holding those posts is found; a batch that does not exist yet is created
     (round from `round_`, annotators = the users in the zip), so this also works without a server."""
-    files = {user: examples for user, examples in read_export_zip(Path(zip_path)).items() if user not in exclude_users}
+    files = {user: examples for user, examples in read_export_zip(Path(zip_path), limits=limits).items() if user not in exclude_users}
     if not files:
         raise FormatError(f"the zip holds only files of excluded users ({', '.join(exclude_users)})", zip_path)
     if any(example.meta.get(META_ROUND) == ADJUDICATION for examples in files.values() for example in examples):

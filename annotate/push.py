@@ -15,13 +15,14 @@ from typing import Callable, Sequence
 
 from cmner_build.errors import CmnerError
 from cmner_build.store import Store
+from cmner_build.safety import holds_stage_lock
 
 from cmner_build.annotate.agreement.runs import latest_pilot_gate
 from cmner_build.annotate.batching import pilot_sample, rotate_triples, split_into_batches
 from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoError, DoccanoNotFound
 from cmner_build.annotate.doccano.examples import example_record
 from cmner_build.annotate.doccano.projects import ensure_members, ensure_sequence_labeling_project, examples_by_post
-from cmner_build.annotate.rounds import MAIN, TEXT_ROUNDS, corpus_key, last_batch_number
+from cmner_build.annotate.rounds import ANNOTATE_LOCK, MAIN, TEXT_ROUNDS, corpus_key, last_batch_number
 from cmner_build.annotate.users import register_annotators
 
 PILOT_BATCH_ID = "pilot"
@@ -264,6 +265,7 @@ def _record_examples(store: Store, batch_id: str, example_ids: dict[str, int]) -
                         batch_id=batch_id)
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, seed: int,
          pilot_size: int | None = None, batch_size: int = 100, per_post: int = 3, force: bool = False,
          prefix: str = "", upload_chunk: int = UPLOAD_CHUNK,

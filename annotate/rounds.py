@@ -20,6 +20,8 @@ MAIN = "main"
 IMAGES = "images"
 ADJUDICATION = "adjudication"
 TEXT_ROUNDS: tuple[str, ...] = (PILOT, MAIN)
+# The stage lock every writing run of this stage holds (push, pull, adjudicate): one at a time per workspace.
+ANNOTATE_LOCK = "annotate"
 
 
 def last_batch_number(store: Store, round_: str) -> int:

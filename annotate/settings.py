@@ -12,6 +12,8 @@ from cmner_build.config import Settings
 from cmner_build.errors import ConfigError
 from cmner_build.workspace import Workspace
 
+from cmner_build.annotate.doccano.examples import MIB, ZipLimits
+
 AUTO_MAJORITY_REASON = "auto_majority"
 DEFAULT_REASON_CODES: tuple[str, ...] = (
     "guideline_gap",  # the guidelines do not cover the case: add a precedent
@@ -43,6 +45,7 @@ class AnnotateSettings:
     project_prefix: str
     password_file: Path
     seed: int
+    zip_limits: ZipLimits = ZipLimits()
 
 
 def doccano_settings(workspace: Workspace) -> DoccanoSettings:
@@ -70,12 +73,19 @@ def annotate_settings(workspace: Workspace) -> AnnotateSettings:
         if value < 1:
             raise ConfigError(f"{workspace.config_path}: annotate.{key} must be at least 1, found {value}")
     password_file = Path(settings.get("annotate", "password_file", str, "annotator-passwords.tsv")).expanduser()
+    default_limits = ZipLimits()
+    sizes = {key: settings.get("annotate", key, int, default // MIB) for key, default in (
+        ("export_member_mb", default_limits.max_member_bytes), ("export_total_mb", default_limits.max_total_bytes))}
+    for key, value in sizes.items():
+        if value < 1:
+            raise ConfigError(f"{workspace.config_path}: annotate.{key} must be at least 1, found {value}")
     return AnnotateSettings(
         pool=list(pool), per_post=values["per_post"],
         batch_size=values["batch_size"], guideline=settings.get("annotate", "guideline", str, ""),
         project_prefix=settings.get("annotate", "project_prefix", str, ""),
         password_file=password_file if password_file.is_absolute() else workspace.root / password_file,
         seed=settings.seed,
+        zip_limits=ZipLimits(sizes["export_member_mb"] * MIB, sizes["export_total_mb"] * MIB),
     )
 
 

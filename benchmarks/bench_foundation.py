@@ -1,4 +1,4 @@
-"""Foundation benchmark: import + export + stats of the 4,000 shared CMNER posts, and `--help`.
+"""Foundation benchmark: import + clean --gold + export + stats of the 4,000 shared CMNER posts, and `--help`.
 
 Runs the real console script as a user would (each command is a fresh process, start-up included).
 Targets: import + export + stats under 5 s; `cmner-build --help` at most 1.5x the yardstick
@@ -102,15 +102,18 @@ def main() -> None:
         for round_number in range(3):
             workspace = folder / f"ws{round_number}"
             import_s = timed(["-w", str(workspace), "import", *map(str, sources), "--format", "cmner"])
+            # export refuses gold posts holding private data: the release's one phone number is masked first
+            mask_s = timed(["-w", str(workspace), "clean", "--gold"])
             export_s = timed(["-w", str(workspace), "export", "--split", "3:1:1", "--format", "cmner"])
             stats_s = timed(["-w", str(workspace), "stats", "--json"])
-            rounds.append((import_s, export_s, stats_s))
+            rounds.append((import_s, mask_s, export_s, stats_s))
             shutil.rmtree(workspace)
     best = min(rounds, key=sum)
     pipeline = sum(best)
     sub_help_s = statistics.median(sub_help_times)
     print(f"data: {data}")
-    print(f"import {best[0]:.2f} s + export {best[1]:.2f} s + stats {best[2]:.2f} s = {pipeline:.2f} s "
+    print(f"import {best[0]:.2f} s + clean --gold {best[1]:.2f} s + export {best[2]:.2f} s + stats {best[3]:.2f} s"
+          f" = {pipeline:.2f} s "
           f"(best of {len(rounds)}; all: {', '.join(f'{sum(r):.2f}' for r in rounds)})")
     print(f"  target {TARGET_PIPELINE_S:.1f} s -> ratio {pipeline / TARGET_PIPELINE_S:.2f} "
           f"({'meets' if pipeline <= TARGET_PIPELINE_S else 'MISSES'} the target)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ContextManager
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Sequence
 
 from cmner_build.workspace import Workspace
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the stage modules load when the work starts
     from cmner_build.clean.image_report import ImageReportSummary
     from cmner_build.clean.image_stage import ImagesReport
     from cmner_build.clean.post_cleaning import CleanReport
+    from cmner_build.clean.privacy import GoldPrivacyReport
 
 ProgressFactory = Callable[[str, "int | None"], ContextManager[Callable[..., None]]]
 
@@ -41,10 +42,29 @@ def clean_workspace(workspace: Workspace, *, dry_run: bool = False, keep_one_per
     options = CleanOptions.from_settings(workspace.settings, workspace.root)
     if keep_one_per_group:
         options.keep_one_per_group = True
-    store = workspace.store
-    with (progress or _no_progress)("cleaning" if not dry_run else "cleaning (dry run)", posts_in_scope(store)) \
-            as advance:
-        return clean_corpus(store, options, dry_run=dry_run, samples=samples, progress=advance)
+    # A dry run writes nothing, not even a migration: it reads through a read-only connection.
+    store = workspace.read_only_store() if dry_run else workspace.store
+    try:
+        with (progress or _no_progress)("cleaning" if not dry_run else "cleaning (dry run)", posts_in_scope(store)) \
+                as advance:
+            return clean_corpus(store, options, dry_run=dry_run, samples=samples, progress=advance)
+    finally:
+        if dry_run:
+            store.close()
+
+
+def mask_gold(workspace: Workspace, *, dry_run: bool = False, allow: Sequence[str] = (),
+              drop_entities: Sequence[str] = ()) -> "GoldPrivacyReport":
+    """`clean --gold`: mask private data in gold posts with same-length masks (labels stay aligned)."""
+    from cmner_build.clean.privacy import mask_gold_posts
+
+    options = CleanOptions.from_settings(workspace.settings, workspace.root)
+    store = workspace.read_only_store() if dry_run else workspace.store
+    try:
+        return mask_gold_posts(store, options.redact_kinds, dry_run=dry_run, allow=allow, drop_entities=drop_entities)
+    finally:
+        if dry_run:
+            store.close()
 
 
 @dataclass

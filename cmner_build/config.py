@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .near_duplicates import SEARCH_METHODS
 
 CONFIG_NAME = "cmner.toml"
 # Posts longer than this (after cleaning) are dropped, as in CMNER; crawl reports them, clean drops them.
@@ -34,6 +35,10 @@ seed = 42
 ratio = "3:1:1"
 # Posts whose character 3-gram Jaccard similarity reaches this are kept in one split.
 near_duplicate_jaccard = 0.7
+# How clean and export find those pairs: "exact" finds every one (all pairs, about a second for
+# 20,000 posts); "minhash" (MinHash LSH) is an approximation for corpora far larger, and misses pairs
+# near the threshold (docs/near_duplicates.md). The stats leak audit always searches exactly.
+near_duplicate_search = "exact"
 
 [crawl]
 # Seconds between requests to m.weibo.cn, plus uniform jitter of up to `jitter` seconds.
@@ -60,9 +65,11 @@ image_referer = "https://weibo.com/"
 
 [clean]
 # `cmner-build clean` rebuilds posts.text from the original text with the built-in rules (list them
-# with `cmner-build clean --list-rules`), then your rules, then redaction and the content filter.
-# Privacy: kinds that are masked (<PHONE>, <ID>, <EMAIL>, <QQ>).
-redact = ["phone", "id_card", "email", "qq"]
+# with `cmner-build clean --list-rules`) and your rules, with redaction before and after them, then the
+# content filter.
+# Privacy: kinds that are masked (<PHONE>, <ID>, <EMAIL>, <QQ>, <WECHAT>, <CARD>); `export` refuses gold
+# posts holding one (mask them with `clean --gold`) and `stats` counts what is left.
+redact = ["phone", "id_card", "email", "qq", "wechat", "bank_card"]
 # Unfit content: posts with a lexicon term are dropped as unfit:<category>. The bundled lexicon is
 # small; add files with one `term<TAB>category` per line (paths relative to this folder).
 default_lexicon = true
@@ -131,6 +138,10 @@ guideline = ""
 project_prefix = ""
 # New annotator passwords are appended here, readable by the owner only (mode 0600).
 password_file = "annotator-passwords.tsv"
+# An export zip handed over (`annotate pull --from-export`) may unpack to at most this many MiB per
+# member and in total (a real batch export is a few hundred KB; the limits stop zip bombs).
+export_member_mb = 256
+export_total_mb = 1024
 
 [agreement]
 # The pilot passes when mean pairwise strict span F1 reaches this (the paper's 90 %).
@@ -223,6 +234,15 @@ class Settings:
         value = self.get("split", "near_duplicate_jaccard", float, 0.7)
         if not 0.0 < value <= 1.0:
             raise ConfigError(f"{self._where()}split.near_duplicate_jaccard must be in (0, 1], found {value}")
+        return value
+
+    @property
+    def near_duplicate_search(self) -> str:
+        value = self.get("split", "near_duplicate_search", str, "exact")
+        if value not in SEARCH_METHODS:
+            raise ConfigError(
+                f"{self._where()}split.near_duplicate_search must be one of {', '.join(SEARCH_METHODS)}, found {value!r}"
+            )
         return value
 
 

@@ -250,24 +250,57 @@ CORE_MIGRATIONS: list[Migration] = [
         CREATE INDEX adjudication_clusters_type ON adjudication_clusters(conflict_type);
         """,
     ),
+    Migration(
+        "core/0004_pending_exports",
+        """
+        -- An export between "files written" and "splits recorded" (see export.py): the split assignment
+        -- it will record once its folder is swapped in. Settled by the next command that opens the store.
+        CREATE TABLE pending_exports (
+            export_id  TEXT PRIMARY KEY,        -- also written into the export folder's marker file
+            out_dir    TEXT NOT NULL,           -- absolute path of the export folder
+            assignment TEXT NOT NULL,           -- JSON {post_id: split}
+            details    TEXT NOT NULL DEFAULT '{}',  -- JSON: ratio, seed, format, for the event log
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
 class Store:
-    """A connection to corpus.db with the core schema applied."""
+    """A connection to corpus.db with the core schema applied.
 
-    def __init__(self, path: Path) -> None:
+    read_only: open with SQLite's `mode=ro` (dry runs): no migration runs and any write fails, so the
+    file cannot change. The core schema must already be there.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         try:
-            self.connection = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            if read_only:
+                if not self.path.is_file():
+                    raise sqlite3.OperationalError("no such file")
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self.connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+            else:
+                self.connection = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         except sqlite3.Error as error:
             raise WorkspaceError(f"{self.path}: cannot open the store: {error}") from None
         self.connection.row_factory = sqlite3.Row
         try:
             self.connection.execute("PRAGMA foreign_keys = ON")
-            self.connection.execute("PRAGMA journal_mode = WAL")
-            self.connection.execute("PRAGMA synchronous = NORMAL")
-            self.migrate(CORE_MIGRATIONS)
+            if read_only:
+                missing = self.pending_migrations(CORE_MIGRATIONS)
+                if missing:
+                    self.connection.close()
+                    raise WorkspaceError(
+                        f"{self.path}: the store lacks {', '.join(missing)}; run a command without --dry-run first"
+                    )
+            else:
+                self.connection.execute("PRAGMA journal_mode = WAL")
+                self.connection.execute("PRAGMA synchronous = NORMAL")
+                self.migrate(CORE_MIGRATIONS)
         except sqlite3.DatabaseError as error:
             self.connection.close()
             raise WorkspaceError(f"{self.path}: not a cmner-build store ({error})") from None
@@ -307,8 +340,21 @@ class Store:
         row = self.connection.execute(sql, parameters).fetchone()
         return None if row is None else row[0]
 
+    def pending_migrations(self, migrations: Sequence[Migration]) -> list[str]:
+        """Names of the migrations not applied yet (all of them in a store that has none)."""
+        has_table = self.connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        applied = {row[0] for row in self.connection.execute("SELECT name FROM schema_migrations")} if has_table else set()
+        return [migration.name for migration in migrations if migration.name not in applied]
+
     def migrate(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply the migrations not applied yet, each in its own transaction. Returns their names."""
+        if self.read_only:
+            missing = self.pending_migrations(migrations)
+            if missing:
+                raise WorkspaceError(f"{self.path}: opened read-only, cannot apply {', '.join(missing)}")
+            return []
         self.connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )

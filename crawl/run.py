@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from cmner_build.errors import CmnerError, FormatError
-from cmner_build.workspace import Workspace, open_workspace
+from cmner_build.workspace import Workspace, workspace_for_run
 
-from cmner_build.crawl.crawler import CrawlPlan, Crawler
+from cmner_build.crawl.crawler import CrawlPlan, Crawler, check_topic
 from cmner_build.safety import stage_lock
 from cmner_build.crawl.offline import import_archive
 from cmner_build.crawl.record import over_limit_count, pending_images
@@ -94,6 +94,8 @@ def crawl_topics(
     on_progress: ProgressHook | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> CrawlSummary:
+    for topic in plan.topics:
+        check_topic(topic)
     details = {"topics": list(plan.topics), "limit": plan.limit, "pages": plan.pages}
     with _session(workspace, settings, on_progress, environ, "crawl", details) as session:
         Crawler(session).run(plan)
@@ -111,6 +113,8 @@ def crawl_from_archive(
     source = Path(source)
     if not source.is_dir():
         raise FormatError("archive folder not found", source)
+    if topic is not None:
+        check_topic(topic)
     details = {"source": str(source), "topic": topic}
     with _session(workspace, settings, on_progress, None, "crawl --from-archive", details) as session:
         import_archive(session, source, topic=topic)
@@ -136,6 +140,7 @@ def download_pending_images(
 def run_crawl(workspace_root: Path | None, request: CrawlRequest) -> tuple[str, CrawlSummary]:
     """`cmner-build crawl`: check the options, open (or create) the workspace, and run the mode they
     choose: the online crawl, `from_archive`, or `download_images`. Returns (title, summary)."""
+    from cmner_build.crawl.crawler import check_topic
     from cmner_build.crawl.dates import parse_day
     from cmner_build.crawl.render import live_progress
 
@@ -167,32 +172,35 @@ def run_crawl(workspace_root: Path | None, request: CrawlRequest) -> tuple[str, 
     if "--since" in days and "--until" in days and days["--since"] > days["--until"]:
         raise CmnerError("--since is after --until: no post can match")
 
-    workspace = open_workspace(workspace_root, create=True)
-    settings = crawl_settings(workspace.settings).with_overrides(
-        api_base=request.api_base.rstrip("/") if request.api_base else None,
-        image_base=request.image_base.rstrip("/") if request.image_base else None,
-    )
-    if from_archive is not None:
-        title = f"crawl --from-archive {from_archive}"
-        with live_progress("reading archive") as hook:
-            summary = crawl_from_archive(workspace, from_archive, topic=topic[0] if topic else None,
-                                         settings=settings, on_progress=hook)
-    elif download_images:
-        title = "crawl --download-images"
-        with live_progress("downloading", total=len(pending_images(workspace.store))) as hook:
-            summary = download_pending_images(workspace, settings=settings, on_progress=hook)
-    else:
-        topics = topic or workspace.settings.topics
-        _warn_without_cookie(settings)
-        title = f"crawl {', '.join(topics)}"
-        plan = CrawlPlan(
-            topics=topics, limit=request.limit, pages=request.pages, since=days.get("--since"),
-            until=days.get("--until"),
-            containers=settings.containers if request.container == "both" else (request.container,),
-            restart=request.restart, download_images=request.images,
+    for name in topic:
+        check_topic(name)
+    # A missing workspace is created for the run, and removed again when the run fails storing nothing.
+    with workspace_for_run(workspace_root) as workspace:
+        settings = crawl_settings(workspace.settings).with_overrides(
+            api_base=request.api_base.rstrip("/") if request.api_base else None,
+            image_base=request.image_base.rstrip("/") if request.image_base else None,
         )
-        with live_progress(f"crawling {', '.join(topics)}") as hook:
-            summary = crawl_topics(workspace, plan, settings=settings, on_progress=hook)
+        if from_archive is not None:
+            title = f"crawl --from-archive {from_archive}"
+            with live_progress("reading archive") as hook:
+                summary = crawl_from_archive(workspace, from_archive, topic=topic[0] if topic else None,
+                                             settings=settings, on_progress=hook)
+        elif download_images:
+            title = "crawl --download-images"
+            with live_progress("downloading", total=len(pending_images(workspace.store))) as hook:
+                summary = download_pending_images(workspace, settings=settings, on_progress=hook)
+        else:
+            topics = topic or workspace.settings.topics
+            _warn_without_cookie(settings)
+            title = f"crawl {', '.join(topics)}"
+            plan = CrawlPlan(
+                topics=topics, limit=request.limit, pages=request.pages, since=days.get("--since"),
+                until=days.get("--until"),
+                containers=settings.containers if request.container == "both" else (request.container,),
+                restart=request.restart, download_images=request.images,
+            )
+            with live_progress(f"crawling {', '.join(topics)}") as hook:
+                summary = crawl_topics(workspace, plan, settings=settings, on_progress=hook)
     return title, summary
 
 

@@ -30,7 +30,6 @@ class AdjudicateOutcome:
     summary: AdjudicationSummary
     extra: dict[str, Any] = field(default_factory=dict)  # what each mode did: interactive, jsonl, doccano
     reviewed: int = 0  # posts settled by the terminal review
-    nothing_to_merge: str | None = None  # said when no post is confirmed by all its annotators
     accounts_note: str | None = None  # a Doccano account was created: where its password is
 
 
@@ -78,9 +77,9 @@ def adjudicate(
     outcome = AdjudicateOutcome(summary)
     settled_before_review = dict(summary.settled_now)
     extra = outcome.extra
-    if summary.posts == 0:
-        outcome.nothing_to_merge = (f"no annotations to adjudicate: no post is confirmed by all its annotators yet "
-                                    f"({summary.incomplete} waiting); run `cmner-build annotate pull`")
+    if summary.posts == 0:  # nothing merged is not a success
+        raise CmnerError(f"no annotations to adjudicate: no post is confirmed by all its annotators yet "
+                         f"({summary.incomplete} waiting); run `cmner-build annotate pull`")
     if interactive and summary.open_posts:
         if ask is None or say is None:
             raise CmnerError("the terminal review needs a way to ask and to show (ask, say)")

@@ -16,7 +16,9 @@ from typing import Sequence
 from cmner_build.errors import CmnerError
 from cmner_build.model import validate_spans
 from cmner_build.store import Store
+from cmner_build.safety import holds_stage_lock
 
+from cmner_build.annotate.rounds import ANNOTATE_LOCK
 from cmner_build.annotate.adjudication.doccano import ExportLine
 from cmner_build.annotate.adjudication.merge import CONFLICT_TYPES, merge_post
 from cmner_build.annotate.adjudication.store import (
@@ -64,6 +66,7 @@ class AdjudicationSummary:
         }
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def merge_and_settle(store: Store, min_votes: int, batch_id: str | None = None, auto: str | None = None) -> AdjudicationSummary:
     """Merge every complete post, settle those without open conflicts (after the auto policy, if any)."""
     if auto is not None and auto not in AUTO_POLICIES:
@@ -118,6 +121,7 @@ class PullReport:
         return dict(self.__dict__)
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def apply_adjudicator_lines(store: Store, lines: Sequence[ExportLine], reason_codes: Sequence[str]) -> PullReport:
     """Settle each post whose export line carries a reason for every open conflict; gold = the line's spans."""
     report = PullReport()

@@ -32,6 +32,7 @@ from typing import Any, Protocol, Sequence
 from cmner_build.errors import CmnerError
 from cmner_build.store import Store
 from cmner_build.workspace import Workspace
+from cmner_build.safety import holds_stage_lock
 
 from cmner_build.annotate.adjudication.run import PullReport, apply_adjudicator_lines
 from cmner_build.annotate.adjudication.doccano import adjudication_record, adjudicator_file, adjudicator_lines
@@ -40,7 +41,7 @@ from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoAuthError, Docca
 from cmner_build.annotate.doccano.examples import META_POST_ID, ExportedExample, read_export_zip
 from cmner_build.annotate.doccano.projects import ensure_members, ensure_sequence_labeling_project
 from cmner_build.annotate.push import check_project, project_name, reconcile_examples
-from cmner_build.annotate.rounds import ADJUDICATION, last_batch_number
+from cmner_build.annotate.rounds import ADJUDICATION, ANNOTATE_LOCK, last_batch_number
 from cmner_build.annotate.users import ensure_account, read_passwords
 
 ADJUDICATION_GUIDELINE = (
@@ -187,6 +188,7 @@ def _unfinished_batches(store: Store) -> list[str]:
     return [row["batch_id"] for row in rows]
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def push_to_server(store: Store, server: AdjudicationServer, posts: Sequence[Any], adjudicator: str,
                    reason_codes: Sequence[str], prefix: str = "") -> PushResult:
     """Create an adjudication project holding every open post not already out for adjudication (after
@@ -250,6 +252,7 @@ def _send_batch(store: Store, server: AdjudicationServer, batch_id: str, reason_
     return project_id
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def pull_from_server(store: Store, server: AdjudicationServer, reason_codes: Sequence[str]) -> PullReport:
     """Apply the confirmed examples of every adjudication project that still has an open post."""
     total = PullReport()

@@ -48,16 +48,18 @@ def agreement(
     from cmner_build.annotate.agreement.run import measure_agreement
 
     from ..console import info, out
+    from ..errors import CmnerError
 
     workspace = open_ws(ctx)
     outcome = measure_agreement(workspace.store, workspace.settings, round_name, batch, vs_gold, replicates)
     report = outcome.report
     if outcome.nothing_to_measure:
-        info(outcome.nothing_to_measure)
         if as_json:
             print_json(report)
-        if outcome.gate_applies:
-            info("FAIL: the pilot has not been measured")
+        if not outcome.gate_applies:
+            raise CmnerError(outcome.nothing_to_measure)  # nothing measured is not a success
+        info(outcome.nothing_to_measure)
+        info("FAIL: the pilot has not been measured")
     elif as_json:
         print_json(report)
     elif outcome.kind == "vs-gold":
@@ -101,8 +103,6 @@ def adjudicate(
         doccano=doccano, adjudicator=adjudicator, url=url, ask=_ask, say=_say,
     )
     summary, extra = outcome.summary, outcome.extra
-    if outcome.nothing_to_merge:
-        info(outcome.nothing_to_merge)
     if outcome.accounts_note:
         info(outcome.accounts_note)
     if as_json:
@@ -130,11 +130,10 @@ def _say(line: str) -> None:
 
 def _print_summary(summary, extra: dict, reviewed: int) -> None:
     from rich import box
-    from rich.table import Table
+    
+    from ..console import DataTable, info, out
 
-    from ..console import info, out
-
-    table = Table(box=box.SIMPLE, pad_edge=False, title="Conflict clusters", title_justify="left")
+    table = DataTable(box=box.SIMPLE, pad_edge=False, title="Conflict clusters", title_justify="left")
     for column in ("type", "found", "still open"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for kind, count in summary.clusters_by_type.items():

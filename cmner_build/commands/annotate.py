@@ -155,14 +155,12 @@ def status(
     if as_json:
         print_json([batch.as_dict() for batch in batches])
         return
-    from rich.table import Table
-
-    from cmner_build.console import info, out
+    from cmner_build.console import DataTable, info, out
 
     if not batches:
         info("no batch yet: start with `cmner-build annotate push --pilot 100`")
         return
-    table = Table(title="annotation progress")
+    table = DataTable(title="annotation progress")
     for column in ("batch", "round", "project", "posts", "pushed", "annotator", "confirmed", "spans", "complete"):
         table.add_column(column, justify="right" if column in ("posts", "pushed", "confirmed", "spans", "complete") else "left")
     if live:

@@ -121,13 +121,12 @@ def _outcome_row(outcome, model: str, images: str) -> dict:
 
 
 def _print_table_2(rows: list[dict], *, to_stdout: bool = False) -> None:
-    from rich.table import Table
-
+    
     from cmner_build.model import LABELS
 
-    from ..console import err, out
+    from ..console import DataTable, err, out
 
-    table = Table(title="Baselines (P / R / F1 overall, F1 per type; % on the split shown)")
+    table = DataTable(title="Baselines (P / R / F1 overall, F1 per type; % on the split shown)")
     columns = ["run", "model", "images", "epoch", "split", "P", "R", "F1", *LABELS]
     for column in columns:
         table.add_column(column, no_wrap=True,
@@ -293,9 +292,8 @@ def report(
 def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -> None:
     from cmner_build.baselines.entry import error_report
     from cmner_build.baselines.errors_analysis import ERROR_KINDS, render
-    from rich.table import Table
 
-    from ..console import out
+    from ..console import DataTable, out, plain
 
     out = _wide(out)
     analysis = error_report(runs_dir, names)
@@ -305,7 +303,7 @@ def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -
             comparison["posts"] = comparison["posts"][:limit]
         print_json({"errors": counts, "comparisons": comparisons})
         return
-    table = Table(title="Errors by kind (entities)")
+    table = DataTable(title="Errors by kind (entities)")
     for column in ["run", "split", "gold", "predicted", "correct", *ERROR_KINDS]:
         table.add_column(column.replace("_", " "), justify="left" if column in ("run", "split") else "right")
     for row in counts:
@@ -314,8 +312,8 @@ def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -
     if not comparisons:
         out.print("(give a text-only run and a multimodal run to see the posts where the image changed the outcome)")
     for comparison in comparisons:
-        out.rule(f"image changed the outcome: {comparison['text_run']} (text) vs {comparison['image_run']} "
-                 f"(image): helped {comparison['helped']}, hurt {comparison['hurt']}")
+        out.rule(plain(f"image changed the outcome: {comparison['text_run']} (text) vs {comparison['image_run']} "
+                       f"(image): helped {comparison['helped']}, hurt {comparison['hurt']}"))
         joiner = comparison["joiner"]
         for post in comparison["posts"][:limit]:
             out.print(f"{post['post_id']} ({post['split']}, image {post['effect']}: "

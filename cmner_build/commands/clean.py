@@ -12,7 +12,8 @@ from .common import open_ws, print_json
 def register(app: typer.Typer) -> None:
     app.command(
         "clean",
-        epilog="Example: cmner-build -w my-corpus clean --dry-run   (then: cmner-build -w my-corpus clean)",
+        epilog="Example: cmner-build -w my-corpus clean --dry-run   (then: cmner-build -w my-corpus clean; "
+               "for gold posts: cmner-build -w my-corpus clean --gold)",
     )(clean)
     app.command("images", epilog="Example: cmner-build -w my-corpus images --report")(images)
 
@@ -28,11 +29,25 @@ def clean(
     samples: int = typer.Option(5, "--samples", min=0, help="Before/after examples to show."),
     list_rules: bool = typer.Option(False, "--list-rules", help="List the text rules in effect, in order, and exit."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    gold: bool = typer.Option(
+        False, "--gold",
+        help="Mask private data in gold posts (imported releases, adjudicated posts) instead: same-length "
+             "masks tagged O, so labels stay aligned; hits on an entity are listed for you to decide.",
+    ),
+    allow_pii: list[str] = typer.Option(
+        [], "--allow-pii", metavar="POST_ID",
+        help="With --gold: the listed hits on an entity in this post are public (e.g. a shop's hotline); keep them.",
+    ),
+    drop_entity: list[str] = typer.Option(
+        [], "--drop-entity", metavar="POST_ID",
+        help="With --gold: mask the hits on an entity in this post anyway and drop the entity spans they touch.",
+    ),
 ) -> None:
     """Clean crawled posts: text rules, privacy redaction, content filter, length limit, near-duplicate groups.
 
     Always works from the original text, so re-running changes nothing and a changed rule is applied
-    from scratch. Posts already pushed to annotation are never modified.
+    from scratch. Posts already pushed to annotation are never modified; `--gold` masks private data in
+    gold posts (export refuses gold posts that still hold some). `--dry-run` opens the store read-only.
     """
     from cmner_build.clean.entry import clean_workspace, text_rules
     from cmner_build.clean.render import render_clean_report, render_rules
@@ -43,6 +58,15 @@ def clean(
     if list_rules:
         rows = text_rules(workspace)
         print_json(rows) if as_json else render_rules(rows)
+        return
+    if (allow_pii or drop_entity) and not gold:
+        raise typer.BadParameter("only with --gold", param_hint="--allow-pii / --drop-entity")
+    if gold:
+        from cmner_build.clean.entry import mask_gold
+        from cmner_build.clean.render import render_gold_privacy
+
+        gold_report = mask_gold(workspace, dry_run=dry_run, allow=allow_pii, drop_entities=drop_entity)
+        print_json(gold_report.as_dict()) if as_json else render_gold_privacy(gold_report)
         return
     report = clean_workspace(workspace, dry_run=dry_run, keep_one_per_group=keep_one_per_group, samples=samples,
                              progress=progress_task)

@@ -114,4 +114,4 @@ def demo(ctx: typer.Context) -> None:
 
             raise CmnerError(f"demo step {number} ({step.title}) exited with {exit_code}; the workspace is kept in {root}")
     err.rule("[bold green]demo finished")
-    err.print(f"workspace: {root}  (exports in {root / 'exports'})", highlight=False)
+    err.print(f"workspace: {root}  (exports in {root / 'exports'})", highlight=False, markup=False)

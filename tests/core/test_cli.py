@@ -95,11 +95,43 @@ def test_import_then_export_through_the_cli(tmp_path):
     release.write_text("WID:A\n北\tB-LOC\n京\tI-LOC\n\nWID:B\n好\tO\n", encoding="utf-8")
     root = tmp_path / "ws"
     assert run_cli("-w", root, "import", release).exit_code == 0
-    result = run_cli("-w", root, "export", "--keep-splits", "--out", tmp_path / "out")
+    result = run_cli("-w", root, "export", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "train.txt").read_bytes().decode("utf-8") == (
         "WID:A\r\n北\tB-LOC\r\n京\tI-LOC\r\n\r\nWID:B\r\n好\tO\r\n"
     )
+    assert "2 posts kept their split, 0 newly assigned" in result.output
+    # --keep-splits, the old spelling of the default, is still accepted.
+    assert run_cli("-w", root, "export", "--keep-splits", "--out", tmp_path / "out").exit_code == 0
+
+
+def flat(output: str) -> str:
+    """The CLI's messages without the terminal's line wrapping."""
+    return " ".join(output.split())
+
+
+def test_splits_change_only_when_asked(tmp_path):
+    root = tmp_path / "ws"
+    train = tmp_path / "train.txt"
+    train.write_text("\n\n".join(f"WID:P{i:02d}\n" + "\n".join(f"{c}\tO" for c in f"第{i:02d}条微博{chr(0x4E00 + 7 * i)}") for i in range(10)) + "\n",
+                     encoding="utf-8")
+    assert run_cli("-w", root, "import", train).exit_code == 0
+    result = run_cli("-w", root, "export", "--split", "3:1:1", "--out", tmp_path / "out")
+    assert "10 posts kept their split, 0 newly assigned" in flat(result.output)
+    assert "--split / --seed apply only to posts without a split" in flat(result.output)
+    result = run_cli("-w", root, "export", "--resplit", "--split", "3:1:1", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "6 posts kept their split, 0 newly assigned, 4 moved to another split (--resplit)" in flat(result.output)
+    result = run_cli("-w", root, "import", train)
+    assert "4 posts already stored have another split than their file gives" in flat(result.output)
+    assert "--take-file-splits" in flat(result.output)
+    result = run_cli("-w", root, "import", train, "--take-file-splits")
+    assert "they now have the file's split" in flat(result.output)
+    result = run_cli("-w", root, "export", "--out", tmp_path / "out")
+    assert "10 posts kept their split" in flat(result.output)
+    assert len((tmp_path / "out" / "train.txt").read_text(encoding="utf-8").split("WID:")) == 11
+    result = run_cli("-w", root, "export", "--resplit", "--keep-splits")
+    assert result.exit_code == 2 and "contradicts" in flat(result.output)
 
 
 def test_help_shows_bracketed_settings_and_the_panels():

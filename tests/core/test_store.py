@@ -97,7 +97,13 @@ def test_settings_errors_name_the_file_and_key(tmp_path):
     path.write_text("[split]\nnear_duplicate_jaccard = 2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"must be in \(0, 1\]"):
         load_settings(path).near_duplicate_jaccard
+    path.write_text('[split]\nnear_duplicate_search = "simhash"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"near_duplicate_search must be one of exact, minhash, found 'simhash'"):
+        load_settings(path).near_duplicate_search
+    path.write_text('[split]\nnear_duplicate_search = "minhash"\n', encoding="utf-8")
+    assert load_settings(path).near_duplicate_search == "minhash"
     assert load_settings(tmp_path / "missing.toml").split_ratio == "3:1:1"
+    assert load_settings(tmp_path / "missing.toml").near_duplicate_search == "exact"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -130,3 +136,26 @@ def test_open_workspace_creates_only_when_asked(tmp_path):
     assert not (tmp_path / "w").exists()
     workspace = open_workspace(tmp_path / "w", create=True)
     assert workspace.db_path.exists() and workspace.config_path.exists()
+
+
+def test_a_read_only_store_runs_no_migration_and_cannot_write(tmp_path):
+    path = tmp_path / "corpus.db"
+    Store(path).close()
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    extra = [Migration("test/0001_extra", "CREATE TABLE extra (x INTEGER);")]
+    with Store(path, read_only=True) as store:
+        assert store.read_only and store.pending_migrations(extra) == ["test/0001_extra"]
+        with pytest.raises(WorkspaceError, match="opened read-only, cannot apply test/0001_extra"):
+            store.migrate(extra)
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store.execute("INSERT INTO annotators (username, created_at) VALUES ('a', 'now')")
+        assert store.scalar("SELECT COUNT(*) FROM posts") == 0
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    # A file that is not a store yet (no core schema) is refused, not created.
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    with pytest.raises(WorkspaceError, match="run a command without --dry-run first"):
+        Store(empty, read_only=True)
+    with pytest.raises(WorkspaceError, match="cannot open the store"):
+        Store(tmp_path / "absent.db", read_only=True)
+    assert not (tmp_path / "absent.db").exists()
