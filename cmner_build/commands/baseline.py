@@ -140,16 +140,14 @@ def _print_table_2(rows: list[dict], *, to_stdout: bool = False) -> None:
 
 
 def _print_crosslingual(rows: list[dict]) -> None:
-    from rich.table import Table
-
-    from ..console import out
+    from ..console import DataTable, out
 
     def number(value) -> str:
         return "" if value is None else f"{value:.2f}"
 
     console = _wide(out)
     for direction in dict.fromkeys(row["direction"] for row in rows):
-        table = Table(title=f"Cross-lingual transfer {direction} (P / R / F1 %; paper: the CMNER paper's table)")
+        table = DataTable(title=f"Cross-lingual transfer {direction} (P / R / F1 %; paper: the CMNER paper's table)")
         for column in ("model", "pre-train", "run", "images", "split", "P", "R", "F1", "paper P", "paper R", "paper F1"):
             table.add_column(column, no_wrap=True, justify="right" if column[-1] in "PRF1" else "left")
         for row in (r for r in rows if r["direction"] == direction):
