@@ -237,6 +237,13 @@ def test_cli_translate(english, workspace):
     assert summary["kept"] == {"train": 3, "dev": 1, "test": 1} and summary["rejected"] == 4
     assert Path(summary["cache"]).is_file() and Path(summary["cache"]).is_relative_to(workspace.root)
     assert load_export(output).fmt == "cmner"
+    # The cache drives --translator file; the output is the same corpus.
+    again = run_cli("-w", workspace.root, "translate", "--to", "zh", "--export", english, "--output",
+                    workspace.root / "from-file", "--translator", "file", "--translations", summary["cache"])
+    assert again.exit_code == 0, again.output
+    assert (workspace.root / "from-file" / "train.txt").read_bytes() == (output / "train.txt").read_bytes()
+    missing = run_cli("-w", workspace.root, "translate", "--to", "zh", "--export", english, "--translator", "file")
+    assert missing.exit_code == 2 and "--translations" in missing.error
 
 
 # ------------------------------------------------------------------------------------------ Marian
