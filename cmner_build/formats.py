@@ -29,6 +29,9 @@ from .safety import is_valid_post_id
 # other line separators are, rarely); the tab separates
 # token and tag and never reaches a token.
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# The same characters anywhere in a file, line ends (LF, CRLF, a final CR) aside: one scan of the whole
+# text decides whether any line needs the per-line check, which names the line.
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n|\Z)")
 
 FORMATS: dict[str, dict[str, str]] = {
     "cmner": {"header": "WID:", "tokenization": "char", "newline": "\r\n"},
@@ -83,6 +86,7 @@ def read_tagged_text(text: str, path: str | Path, fmt: str, *, strict: bool = Fa
         else:
             result.warnings.append(f"{path}:{current.line}: skipped empty post {current.doc_id!r} (no token lines)")
 
+    has_control = _CONTROL_IN_TEXT.search(text) is not None
     # Split on LF only: str.splitlines() would also break on U+2028, U+0085 and friends, which are
     # legitimate (if rare) characters of a post.
     for line_number, raw_line in enumerate(text.split("\n"), start=1):
@@ -107,7 +111,7 @@ def read_tagged_text(text: str, path: str | Path, fmt: str, *, strict: bool = Fa
             raise FormatError(f"expected <token><TAB><tag>, found no tab in {line!r}", path, line_number)
         token, tag = line.rsplit("\t", 1)
         tag = tag.strip()
-        control = _CONTROL_CHARACTER.search(token)
+        control = _CONTROL_CHARACTER.search(token) if has_control else None
         if control is not None:
             raise FormatError(f"token {token!r} contains the control character U+{ord(control.group()):04X}",
                               path, line_number)
