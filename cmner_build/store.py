@@ -175,6 +175,42 @@ CORE_MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        "core/0004_run_predictions",
+        """
+        -- Written by `predict` (a trained baseline run labels posts); read by `annotate push --suggest`
+        -- (pre-filled spans) and `annotate push --order uncertainty` (least sure first).
+        CREATE TABLE run_predictions (
+            run_id       TEXT NOT NULL,
+            post_id      TEXT NOT NULL REFERENCES posts(post_id) ON DELETE CASCADE,
+            text         TEXT NOT NULL,         -- the text predicted on: spans refer to it
+            margin       REAL NOT NULL,         -- mean gap between the two most probable tags (low: unsure)
+            predicted_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, post_id)
+        );
+        CREATE TABLE run_suggestions (
+            run_id     TEXT NOT NULL,
+            post_id    TEXT NOT NULL,
+            start      INTEGER NOT NULL,        -- code points into run_predictions.text
+            end        INTEGER NOT NULL,
+            label      TEXT NOT NULL CHECK (label IN ('PER','LOC','ORG','MISC')),
+            confidence REAL NOT NULL,           -- the lowest CRF marginal of the span's tags
+            PRIMARY KEY (run_id, post_id, start, end, label),
+            FOREIGN KEY (run_id, post_id) REFERENCES run_predictions(run_id, post_id) ON DELETE CASCADE,
+            CHECK (0 <= start AND start < end)
+        );
+        -- Written by `baseline ... --gold-so-far`; read by `annotate status` (dev F1 as gold grows).
+        CREATE TABLE gold_runs (
+            run_id      TEXT PRIMARY KEY,
+            model       TEXT NOT NULL,
+            images      TEXT NOT NULL,
+            gold_posts  INTEGER NOT NULL,       -- gold posts in the workspace when the run was trained
+            train_posts INTEGER NOT NULL,
+            dev_f1      REAL NOT NULL,
+            created_at  TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

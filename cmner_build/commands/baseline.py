@@ -44,6 +44,8 @@ def register(app: typer.Typer) -> None:
     baseline_app.command(
         "report", epilog="Example: cmner-build -w my-corpus baseline report --errors RUN_TEXT RUN_IMAGES"
     )(report)
+    app.command("predict", epilog="Example: cmner-build -w my-corpus predict 20260101-120000-acn-none-s42-ab12 "
+                "--posts ready   (then: cmner-build annotate push --suggest RUN)")(predict)
 
 
 def _setting(workspace, key: str, expected: type, default):
@@ -327,3 +329,41 @@ def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -
             out.print(f"  gold        {render(post['tokens'], post['gold'], joiner)}", markup=False)
             out.print(f"  text-only   {render(post['tokens'], post['text'], joiner)}", markup=False)
             out.print(f"  multimodal  {render(post['tokens'], post['image'], joiner)}", markup=False)
+
+
+def predict(
+    ctx: typer.Context,
+    run: str = typer.Argument(..., help="A finished run: id, unique id prefix or folder (see `baseline report`)."),
+    posts: str = typer.Option("ready", "--posts", help="ready, gold or all (ready, annotating, annotated, gold)."),
+    from_file: Optional[Path] = typer.Option(
+        None, "--from", help="Label the posts of this file instead: a CMNER / Twitter-2015 release file or JSONL "
+        "(post_id, text or tokens, optional images)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSONL output (default: RUN/suggestions-POSTS.jsonl)."),
+    device: DeviceOption = None,
+    threads: ThreadsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Label posts with a trained run: spans in code points with a confidence each (CRF marginals), as JSONL
+    and into the store as the run's suggestions for `annotate push --suggest` / `--order uncertainty`."""
+    from cmner_build.baselines.predict import predict_run
+    from cmner_build.baselines.runs import resolve_run
+
+    from ..console import info, progress_task
+
+    workspace = open_ws(ctx)
+    run_dir = resolve_run(workspace.runs_dir, run)
+    target = out or run_dir / f"suggestions-{'file' if from_file is not None else posts}.jsonl"
+    report = predict_run(workspace.store, run_dir, posts=posts, from_file=from_file, out=target,
+                         device=device or _setting(workspace, "device", str, "auto"), threads=threads,
+                         features_root=workspace.root / "features", progress=progress_task)
+    if as_json:
+        print_json({"run_id": report.run_id, "posts": report.posts, "spans": report.spans, "stored": report.stored,
+                    "out": str(report.out), "scores": report.scores, "run_metrics": report.run_metrics,
+                    "least_sure": report.least_sure})
+        return
+    info(f"{report.posts} posts labelled with {report.spans} spans -> {report.out}; "
+         f"{report.stored} stored as suggestions of run {report.run_id}")
+    for split, scores in report.scores.items():
+        recorded = (report.run_metrics.get(split) or {}).get("f1")
+        same = f" (the run recorded {recorded:.2f})" if recorded is not None else ""
+        info(f"{split}: P {scores['precision']:.2f} R {scores['recall']:.2f} F1 {scores['f1']:.2f}{same}")
