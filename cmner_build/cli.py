@@ -51,7 +51,7 @@ HELP_PANELS: dict[str, str] = {
     "crawl": "2. Collect", "clean": "2. Collect", "images": "2. Collect",
     "agreement": "3. Annotate", "doccano": "3. Annotate", "annotate": "3. Annotate", "adjudicate": "3. Annotate",
     "export": "4. Release", "stats": "4. Release",
-    "features": "5. Baselines", "baseline": "5. Baselines",
+    "features": "5. Baselines", "baseline": "5. Baselines", "predict": "5. Baselines",
 }
 _ORDER = list(HELP_PANELS)
 

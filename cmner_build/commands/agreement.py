@@ -51,6 +51,7 @@ def agreement(
     from cmner_build.annotate.agreement.report import render_agreement, render_gate, render_vs_gold
     from cmner_build.annotate.agreement.runs import save_run
     from cmner_build.annotate.agreement.settings import agreement_settings
+    from cmner_build.annotate.suggestions import suggestion_counts
     from cmner_build.annotate.adjudication.store import settled_versions
 
     from ..console import info, out
@@ -95,6 +96,7 @@ def agreement(
         return
     report = compute_agreement(data.posts, options)
     report.update(round=round_name, batch_id=batch, incomplete=data.incomplete)
+    report["suggestions"] = suggestion_counts(store, data.batches)  # model suggestions kept / changed / deleted
     gate = None
     if gate_settings is not None:
         gate = evaluate_gate(report, gate_settings)

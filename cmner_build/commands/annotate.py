@@ -75,14 +75,29 @@ def push(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Posts per batch (default: [annotate] batch_size, 100)."),
     force: bool = typer.Option(False, "--force", help="Push main batches even though no pilot has passed."),
     url: Optional[str] = typer.Option(None, "--url", help=URL_HELP),
+    suggest: Optional[str] = typer.Option(None, "--suggest", help="Pre-fill each annotator's copy of the new "
+                                          "main batches with this run's spans (after `predict RUN`); never the pilot."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help="With --suggest: only spans "
+                                                   "with at least this confidence (0-1, default 0.5)."),
+    order: str = typer.Option("random", "--order", help="random (seeded shuffle) or uncertainty: the posts RUN "
+                              "is least sure of first, topic-balanced."),
+    run: Optional[str] = typer.Argument(None, help="With --order uncertainty: the run whose predictions order "
+                                        "the posts (default: the --suggest run)."),
+    password_file: Optional[Path] = typer.Option(None, "--password-file", help="Annotator passwords for "
+                                                 "--suggest (default: [annotate] password_file)."),
 ) -> None:
     """Push ready posts to Doccano: a pilot for everyone, or batches of posts for rotating triples.
 
-    Idempotent: a second run, or a run after a crash or outage, creates no duplicate project or example."""
+    Idempotent: a second run, or a run after a crash or outage, creates no duplicate project or example.
+    Model in the loop: `--suggest RUN` pre-fills annotators' copies, `--order uncertainty RUN` sends the
+    posts the run is least sure of first."""
     from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
     from cmner_build.annotate.guideline import load_guideline
-    from cmner_build.annotate.push import push as push_posts, require_pilot_passed
-    from cmner_build.annotate.users import pool_annotators
+    from cmner_build.annotate.push import (
+        push as push_posts, refuse_model_in_pilot, require_pilot_passed, require_run_predictions,
+    )
+    from cmner_build.annotate.suggestions import model_options
+    from cmner_build.annotate.users import pool_annotators, read_passwords
     from cmner_build.console import info, make_progress, warn
     from cmner_build.errors import CmnerError
 
@@ -92,6 +107,14 @@ def push(
         raise CmnerError(f"--pilot must be at least 1, not {pilot}")
     if batch_size is not None and batch_size < 1:
         raise CmnerError(f"--batch-size must be at least 1, not {batch_size}")
+    if pilot is not None:
+        refuse_model_in_pilot(suggest is not None, order != "random")
+    order_run, plan = model_options(workspace.store, suggest=suggest, min_confidence=min_confidence, order=order,
+                                    run=run)
+    passwords_path = password_file or settings.password_file
+    passwords = read_passwords(passwords_path) if plan is not None or passwords_path.is_file() else {}
+    if pilot is None:
+        require_run_predictions(workspace.store, order_run, plan)
     if pilot is None and not force:
         require_pilot_passed(workspace.store)  # before logging in: the clearest message first
     elif pilot is None:
@@ -108,7 +131,8 @@ def push(
 
         report = push_posts(api, workspace.store, pool=pool, guideline=guideline, seed=settings.seed,
                             pilot_size=pilot, batch_size=batch_size or settings.batch_size, per_post=settings.per_post,
-                            force=True, prefix=settings.project_prefix, progress=progress)
+                            force=True, prefix=settings.project_prefix, order_run=order_run, suggest=plan,
+                            passwords=passwords, progress=progress)
     if not report.batches:
         info("nothing to push: every planned batch is in Doccano and no ready post is left"
              if pilot is None else "the pilot is already in Doccano; pull it with `cmner-build annotate pull`")
@@ -116,7 +140,8 @@ def push(
         extra = f", {batch.duplicates_removed} duplicates removed" if batch.duplicates_removed else ""
         info(f"{batch.batch_id} ({batch.round}): project {batch.project_id} {batch.project_name!r}, "
              f"{batch.posts} posts ({batch.uploaded} uploaded now, {batch.already_there} already there{extra}), "
-             f"annotators {', '.join(batch.annotators)}")
+             f"annotators {', '.join(batch.annotators)}"
+             + (f"; {batch.suggestions_sent} suggested spans pre-filled" if batch.suggestions_sent else ""))
     if report.batches:
         info(f"annotators work at {report.url}; then run `cmner-build annotate pull`")
 
