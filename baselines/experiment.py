@@ -46,6 +46,7 @@ class BaselineOptions:
     # UMT
     bert: str = "bert-base-chinese"
     lowercase: bool = True
+    gold_posts: int | None = None  # --gold-so-far: gold posts in the workspace when the run was trained
 
     def resolved(self) -> "BaselineOptions":
         if self.model not in MODELS:

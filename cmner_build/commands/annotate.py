@@ -208,7 +208,7 @@ def status(
 ) -> None:
     """Progress per batch and annotator: posts pushed, confirmed per annotator, posts complete."""
     from cmner_build.annotate.doccano.connect import connect_admin
-    from cmner_build.annotate.progress import batch_progress
+    from cmner_build.annotate.progress import batch_progress, gold_so_far_curve
 
     workspace = open_ws(ctx)
     if live:
@@ -223,7 +223,7 @@ def status(
 
     from cmner_build.console import info, out
 
-    if not batches:
+    if not batches and not gold_so_far_curve(workspace.store):
         info("no batch yet: start with `cmner-build annotate push --pilot 100`")
         return
     table = Table(title="annotation progress")
@@ -246,7 +246,17 @@ def status(
                 row.append(batch.live_error or "" if annotator is None or annotator.done_live is None
                            else str(annotator.done_live))
             table.add_row(*row, end_section=index == len(batch.annotators or [None]) - 1)
-    out.print(table)
+    if batches:
+        out.print(table)
+    curve = gold_so_far_curve(workspace.store)
+    if curve:
+        learning = Table(title="model on the gold so far (baseline ... --gold-so-far): dev F1 as gold grows")
+        for column in ("run", "model", "images", "gold posts", "train posts", "dev F1"):
+            learning.add_column(column, justify="right" if column in ("gold posts", "train posts", "dev F1") else "left")
+        for point in curve:
+            learning.add_row(point.run_id, point.model.upper(), point.images, str(point.gold_posts),
+                             str(point.train_posts), f"{point.dev_f1:.2f}")
+        out.print(learning)
 
 
 def images(

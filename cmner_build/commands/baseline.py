@@ -30,6 +30,9 @@ AlsoTrainOption = Annotated[Optional[List[Path]], typer.Option(
     "--also-train", help="Another export whose train split is added (cross-lingual runs); repeatable.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Also print the summary as JSON on stdout.")]
 ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads (default: the idle cores).")]
+GoldSoFarOption = Annotated[bool, typer.Option(
+    "--gold-so-far", help="Train on the workspace's gold as it is now (exported to exports/gold-so-far, splits "
+    "kept) and record the gold size; `annotate status` shows dev F1 against it.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -119,6 +122,7 @@ def _train(ctx: typer.Context, model: str, as_json: bool, **values) -> None:
     from ..console import info, progress_task
 
     workspace = open_ws(ctx, create=True)
+    gold_so_far = values.pop("gold_so_far")
     export = values.pop("export") or workspace.exports_dir / "cmner"
     seed = values.pop("seed")
     values["device"] = values["device"] or _setting(workspace, "device", str, "auto")
@@ -129,10 +133,19 @@ def _train(ctx: typer.Context, model: str, as_json: bool, **values) -> None:
         model=model, export_dir=export, seed=workspace.settings.seed if seed is None else seed,
         also_train=list(values.pop("also_train") or []), **values,
     )
-    outcome = run_baseline(
-        options, runs_dir=workspace.runs_dir, features_root=workspace.root / "features",
-        progress=progress_task, log=info,
-    )
+    if gold_so_far:
+        from cmner_build.baselines.gold_so_far import train_on_gold_so_far
+
+        outcome = train_on_gold_so_far(
+            workspace.store, options, export_dir=workspace.exports_dir / "gold-so-far", runs_dir=workspace.runs_dir,
+            features_root=workspace.root / "features", ratio=workspace.settings.split_ratio,
+            seed=workspace.settings.seed, near_duplicate_jaccard=workspace.settings.near_duplicate_jaccard,
+            images_dir=workspace.images_dir, progress=progress_task, log=info)
+    else:
+        outcome = run_baseline(
+            options, runs_dir=workspace.runs_dir, features_root=workspace.root / "features",
+            progress=progress_task, log=info,
+        )
     workspace.store.log_event("baseline", "run", f"{outcome.run_id}: {outcome.evaluated_split} F1 "
                               f"{outcome.metrics[outcome.evaluated_split]['f1']}", run_id=outcome.run_id)
     _print_table_2([_outcome_row(outcome, model, options.images)])
@@ -208,10 +221,11 @@ def acn(
         help="Dropout on the embeddings and the BiLSTM output (default 0.5; 0.6 with --bigrams).",
     ),
     threads: ThreadsOption = None,
+    gold_so_far: GoldSoFarOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Train ACN (character embeddings, BiLSTM, adaptive co-attention, gates, CRF) and evaluate it."""
-    _train(ctx, "acn", as_json, images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
+    _train(ctx, "acn", as_json, gold_so_far=gold_so_far, images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
            lr=lr, encoder=encoder, also_train=also_train, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
            bigrams=bigrams, attention=attention, embedding_dim=embedding_dim, hidden=hidden, dropout=dropout,
            threads=threads)
@@ -237,10 +251,11 @@ def umt(
         "--keep-case is the published behaviour.",
     ),
     threads: ThreadsOption = None,
+    gold_so_far: GoldSoFarOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Train UMT (BERT, cross-modal transformer, visual gate, entity-span head, CRF) and evaluate it."""
-    _train(ctx, "umt", as_json, images=images, bert=bert, epochs=epochs, seed=seed, device=device, export=export,
+    _train(ctx, "umt", as_json, gold_so_far=gold_so_far, images=images, bert=bert, epochs=epochs, seed=seed, device=device, export=export,
            batch_size=batch_size, lr=lr, encoder=encoder, also_train=also_train, lowercase=lowercase, threads=threads)
 
 
