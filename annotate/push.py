@@ -163,9 +163,9 @@ def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_po
     groups = rotate_triples(pool, len(chunks), per_post, previous=previous)
     number = last_batch_number(store, MAIN)
     created = []
-    meta = {"seed": seed, "batch_size": batch_size, "order": "uncertainty" if order_run else "random"}
+    meta: dict = {"seed": seed, "batch_size": batch_size}
     if order_run:
-        meta["order_run"] = order_run
+        meta.update(order="uncertainty", order_run=order_run)
     if suggest is not None:
         meta.update(suggest_run=suggest.run_id, min_confidence=suggest.min_confidence)
     for chunk, group in zip(chunks, groups):

@@ -7,6 +7,8 @@ gold posts drawn at random with the seed, then add `--step` posts at a time, eit
 uncertainty`) or in random order, retraining text-only ACN from scratch at each size. Prints dev F1 (best
 epoch, the epoch being selected on dev, as in `baseline acn` without a test split) against gold size for
 both orders, as a table, and saves a PNG plot and the figures as JSON under benchmarks/out/.
+`--orders` and `--tag` split the two orders over two processes (two cores); `--merge A.json B.json` then
+prints and plots them together.
 
 The first model (at `--start` posts) is shared by both orders. Training length: small gold sets get more
 epochs so that every model sees about `--passes` post presentations: epochs = clamp(ceil(passes / size),
@@ -23,6 +25,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -31,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 OUT = REPO / "benchmarks" / "out"
+LOG_LINE = re.compile(r"^(?P<order>\w+) +gold +(?P<gold>\d+) +dev F1 +(?P<f1>[\d.]+) +epochs +(?P<epochs>\d+)")
 
 
 def main() -> int:
@@ -43,9 +47,27 @@ def main() -> int:
     parser.add_argument("--max-epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--orders", default="uncertainty,random",
+                        help="which orders to run (comma-separated); run them as two processes to use two cores")
+    parser.add_argument("--tag", default="", help="suffix of the output files (for runs split over processes)")
     parser.add_argument("--data", type=Path,
                         default=Path(os.environ.get("CMNER_SHARED_DIR", REPO.parent / "shared")) / "data" / "cmner")
+    parser.add_argument("--merge", type=Path, nargs="+",
+                        help="print and plot the curves of these JSON outputs (or logs of unfinished runs)")
     args = parser.parse_args()
+    if args.merge:
+        curves: dict[str, list[dict]] = {}
+        for path in args.merge:
+            if path.suffix == ".json":
+                curves.update(json.loads(path.read_text())["curves"])
+                continue
+            for line in path.read_text().splitlines():  # the progress lines of a log, for an unfinished run
+                match = LOG_LINE.match(line)
+                if match:
+                    curves.setdefault(match["order"], []).append(
+                        {"gold": int(match["gold"]), "dev_f1": float(match["f1"]), "epochs": int(match["epochs"])})
+        _report(curves, args, None)
+        return 0
     if not (args.data / "train.txt").is_file():
         print(f"skipped: {args.data}/train.txt is absent")
         return 0
@@ -92,7 +114,7 @@ def main() -> int:
             return trained[key]
 
         curves: dict[str, list[dict]] = {}
-        for order in ("uncertainty", "random"):
+        for order in args.orders.split(","):
             gold = list(initial)
             draw = random.Random(f"{args.seed}:random-order")
             curve = []
@@ -116,24 +138,29 @@ def main() -> int:
                 gold += chosen
             curves[order] = curve
 
-    total = time.perf_counter() - started
+    _report(curves, args, time.perf_counter() - started, len(trained))
+    return 0
+
+
+def _report(curves: dict[str, list[dict]], args, total: float | None, models: int = 0) -> None:
     sizes = sorted({point["gold"] for curve in curves.values() for point in curve})
     by = {order: {point["gold"]: point for point in curve} for order, curve in curves.items()}
     print()
-    print("| gold posts | epochs | dev F1, uncertainty order | dev F1, random order | difference |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| gold posts | epochs | " + " | ".join(f"dev F1, {order} order" for order in curves) + " |")
+    print("|---:|---:|" + "---:|" * len(curves))
     for size in sizes:
-        u, r = by["uncertainty"].get(size), by["random"].get(size)
-        cells = [f"{point['dev_f1']:.2f}" if point else "" for point in (u, r)]
-        difference = f"{u['dev_f1'] - r['dev_f1']:+.2f}" if u and r else ""
-        print(f"| {size} | {(u or r)['epochs']} | {cells[0]} | {cells[1]} | {difference} |")
-    print(f"\ntotal {total / 60:.1f} min on this machine, {len(trained)} models trained, one seed ({args.seed})")
+        points = [by[order].get(size) for order in curves]
+        epochs = next(point["epochs"] for point in points if point)
+        cells = [f"{point['dev_f1']:.2f}" if point else "" for point in points]
+        print(f"| {size} | {epochs} | " + " | ".join(cells) + " |")
+    if total is not None:
+        print(f"\ntotal {total / 60:.1f} min on this machine, {models} models trained, one seed ({args.seed})")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "active_learning.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                                          "curves": curves, "seconds": round(total, 1)}, indent=2))
-    _plot(curves, OUT / "active_learning.png", args.seed)
-    print(f"plot: {OUT / 'active_learning.png'}")
-    return 0
+    (OUT / f"active_learning{args.tag}.json").write_text(json.dumps(
+        {"args": {k: str(v) for k, v in vars(args).items()}, "curves": curves,
+         "seconds": None if total is None else round(total, 1)}, indent=2))
+    _plot(curves, OUT / f"active_learning{args.tag}.png", args.seed)
+    print(f"plot: {OUT / f'active_learning{args.tag}.png'}")
 
 
 def _plot(curves: dict[str, list[dict]], path: Path, seed: int) -> None:
