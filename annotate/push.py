@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 from cmner_build.errors import CmnerError
@@ -26,8 +27,10 @@ from cmner_build.annotate.doccano.projects import (
 )
 from cmner_build.annotate.rounds import MAIN, TEXT_ROUNDS, last_batch_number
 from cmner_build.annotate.schema import corpus_key, migrate
-from cmner_build.annotate.suggestions import SuggestionPlan, record_prefills, require_predictions, send_prefills
-from cmner_build.annotate.users import register_annotators
+from cmner_build.annotate.suggestions import (
+    SuggestionPlan, model_options, record_prefills, require_predictions, send_prefills,
+)
+from cmner_build.annotate.users import read_passwords, register_annotators
 
 PILOT_BATCH_ID = "pilot"
 UPLOAD_CHUNK = 1000
@@ -341,6 +344,29 @@ def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, 
             pushed.suggestions_sent = send_prefills(store, batch_id, api.url, label_ids, passwords or {})
         report.batches.append(pushed)
     return report
+
+
+@dataclass
+class ModelInTheLoop:
+    """`push`'s model options, checked: the run ordering the posts, the suggestion plan, the passwords."""
+
+    order_run: str | None = None
+    suggest: SuggestionPlan | None = None
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+def model_in_the_loop(store: Store, *, pilot: bool, suggest: str | None, min_confidence: float | None,
+                      order: str, run: str | None, password_file: Path) -> ModelInTheLoop:
+    """Check `push --suggest / --min-confidence / --order / RUN` before anything is sent: never for the
+    pilot; the runs have predictions of every post to batch; the annotators' passwords when pre-filling
+    (read whenever the file exists, so an interrupted pre-fill can finish)."""
+    if pilot:
+        refuse_model_in_pilot(suggest is not None, order != "random")
+    order_run, plan = model_options(store, suggest=suggest, min_confidence=min_confidence, order=order, run=run)
+    passwords = read_passwords(password_file) if plan is not None or password_file.is_file() else {}
+    if not pilot:
+        require_run_predictions(store, order_run, plan)
+    return ModelInTheLoop(order_run, plan, passwords)
 
 
 def require_run_predictions(store: Store, order_run: str | None, suggest: SuggestionPlan | None) -> None:

@@ -93,11 +93,8 @@ def push(
     posts the run is least sure of first."""
     from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
     from cmner_build.annotate.guideline import load_guideline
-    from cmner_build.annotate.push import (
-        push as push_posts, refuse_model_in_pilot, require_pilot_passed, require_run_predictions,
-    )
-    from cmner_build.annotate.suggestions import model_options
-    from cmner_build.annotate.users import pool_annotators, read_passwords
+    from cmner_build.annotate.push import model_in_the_loop, push as push_posts, require_pilot_passed
+    from cmner_build.annotate.users import pool_annotators
     from cmner_build.console import info, make_progress, warn
     from cmner_build.errors import CmnerError
 
@@ -107,14 +104,8 @@ def push(
         raise CmnerError(f"--pilot must be at least 1, not {pilot}")
     if batch_size is not None and batch_size < 1:
         raise CmnerError(f"--batch-size must be at least 1, not {batch_size}")
-    if pilot is not None:
-        refuse_model_in_pilot(suggest is not None, order != "random")
-    order_run, plan = model_options(workspace.store, suggest=suggest, min_confidence=min_confidence, order=order,
-                                    run=run)
-    passwords_path = password_file or settings.password_file
-    passwords = read_passwords(passwords_path) if plan is not None or passwords_path.is_file() else {}
-    if pilot is None:
-        require_run_predictions(workspace.store, order_run, plan)
+    model = model_in_the_loop(workspace.store, pilot=pilot is not None, suggest=suggest, min_confidence=min_confidence,
+                              order=order, run=run, password_file=password_file or settings.password_file)
     if pilot is None and not force:
         require_pilot_passed(workspace.store)  # before logging in: the clearest message first
     elif pilot is None:
@@ -131,8 +122,8 @@ def push(
 
         report = push_posts(api, workspace.store, pool=pool, guideline=guideline, seed=settings.seed,
                             pilot_size=pilot, batch_size=batch_size or settings.batch_size, per_post=settings.per_post,
-                            force=True, prefix=settings.project_prefix, order_run=order_run, suggest=plan,
-                            passwords=passwords, progress=progress)
+                            force=True, prefix=settings.project_prefix, order_run=model.order_run,
+                            suggest=model.suggest, passwords=model.passwords, progress=progress)
     if not report.batches:
         info("nothing to push: every planned batch is in Doccano and no ready post is left"
              if pilot is None else "the pilot is already in Doccano; pull it with `cmner-build annotate pull`")
