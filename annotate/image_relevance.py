@@ -16,13 +16,13 @@ from typing import Sequence
 
 from cmner_build.errors import CmnerError
 from cmner_build.store import Store, utc_now
+from cmner_build.safety import holds_stage_lock
 
 from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoError
 from cmner_build.annotate.doccano.examples import read_export_zip
 from cmner_build.annotate.doccano.projects import ensure_image_relevance_project, ensure_members
 from cmner_build.annotate.push import check_project, project_name
-from cmner_build.annotate.rounds import IMAGES, last_batch_number
-from cmner_build.annotate.schema import migrate
+from cmner_build.annotate.rounds import ANNOTATE_LOCK, IMAGES, last_batch_number
 from cmner_build.annotate.users import register_annotators
 
 DROP_REASON = "unrelated_to_text"
@@ -62,7 +62,6 @@ def _next_batch_id(store: Store) -> str:
 
 def plan_images(store: Store, annotators: Sequence[str], prefix: str = "") -> str | None:
     """A new images batch with every kept image of a pushed post not checked yet; None when there is none."""
-    migrate(store)
     rows = store.query(
         """SELECT i.image_id FROM images i JOIN posts p USING (post_id)
            WHERE i.status = 'kept' AND i.file_name IS NOT NULL AND p.status IN ('annotating', 'annotated')
@@ -75,10 +74,7 @@ def plan_images(store: Store, annotators: Sequence[str], prefix: str = "") -> st
     batch_id = _next_batch_id(store)
     register_annotators(store, annotators)
     with store.transaction():
-        store.execute("INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) "
-                      "VALUES (?, 'images', NULL, ?, ?, '{}')", (batch_id, project_name(store, batch_id, prefix), utc_now()))
-        store.connection.executemany("INSERT INTO batch_annotators (batch_id, annotator) VALUES (?, ?)",
-                                     [(batch_id, name) for name in annotators])
+        store.create_batch(batch_id, IMAGES, project_name(store, batch_id, prefix), annotators=annotators)
         store.connection.executemany("INSERT INTO annotate_image_examples (batch_id, image_id, example_id) "
                                      "VALUES (?, ?, NULL)", [(batch_id, row[0]) for row in rows])
     return batch_id
@@ -94,11 +90,11 @@ def _held_by_file_name(api: DoccanoAPI, project_id: int) -> dict[str, list[int]]
     return {name: sorted(ids) for name, ids in held.items()}
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def push_images(api: DoccanoAPI, store: Store, images_dir: Path, annotators: Sequence[str],
                 prefix: str = "") -> ImagePushReport | None:
     """Plan (if needed) and push the oldest unfinished images batch. Idempotent like `push`: examples are
     found by their file name before uploading, duplicates are deleted."""
-    migrate(store)
     pending = store.query(
         """SELECT b.batch_id FROM batches b WHERE b.round = 'images' AND (b.project_id IS NULL OR EXISTS (
                SELECT 1 FROM annotate_image_examples e WHERE e.batch_id = b.batch_id AND e.example_id IS NULL))
@@ -155,9 +151,9 @@ def push_images(api: DoccanoAPI, store: Store, images_dir: Path, annotators: Seq
     return ImagePushReport(batch_id, project_id, members, len(images), len(missing))
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def pull_image_votes(api: DoccanoAPI, store: Store) -> ImagePullReport:
     """Fetch every images batch's choices, store them, and drop/restore images by majority."""
-    migrate(store)
     batches = [row for row in store.query("SELECT * FROM batches WHERE round = 'images' AND project_id IS NOT NULL "
                                           "ORDER BY batch_id")]
     fetched: list[tuple[str, list[tuple[int, str, str]]]] = []

@@ -10,7 +10,6 @@ from cmner_build.store import Store
 
 from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoNotFound
 from cmner_build.annotate.pull import count_complete_posts
-from cmner_build.annotate.schema import migrate
 
 
 @dataclass
@@ -39,7 +38,6 @@ class BatchProgress:
 
 
 def batch_progress(store: Store, api: DoccanoAPI | None = None) -> list[BatchProgress]:
-    migrate(store)
     batches: list[BatchProgress] = []
     for batch in store.query("SELECT * FROM batches ORDER BY CASE round WHEN 'pilot' THEN 0 WHEN 'main' THEN 1 "
                              "ELSE 2 END, batch_id"):

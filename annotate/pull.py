@@ -11,7 +11,6 @@ becomes 'annotated' once every annotator of its batch has confirmed it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -19,12 +18,12 @@ from typing import Iterable, Sequence
 from cmner_build.errors import CmnerError, FormatError
 from cmner_build.model import Span, validate_spans
 from cmner_build.store import Store, utc_now
+from cmner_build.safety import holds_stage_lock
 
 from cmner_build.annotate.doccano.api import DoccanoAPI
-from cmner_build.annotate.doccano.examples import META_ROUND, ExportedExample, read_export_zip
+from cmner_build.annotate.doccano.examples import META_ROUND, ExportedExample, ZipLimits, read_export_zip
 from cmner_build.annotate.push import check_project
-from cmner_build.annotate.rounds import ADJUDICATION, TEXT_ROUNDS
-from cmner_build.annotate.schema import migrate
+from cmner_build.annotate.rounds import ADJUDICATION, ANNOTATE_LOCK, TEXT_ROUNDS
 from cmner_build.annotate.suggestions import mark_outcomes
 from cmner_build.annotate.users import check_usernames, register_annotators
 
@@ -186,10 +185,8 @@ def _update_statuses(store: Store, batch_id: str, now: str) -> tuple[int, int]:
         (batch_id,))
     done = [row[0] for row in statuses if row[1] in ("ready", "annotating") and row[0] in complete]
     undone = [row[0] for row in statuses if row[1] == "annotated" and row[0] not in complete]
-    store.connection.executemany("UPDATE posts SET status = 'annotated', updated_at = ? WHERE post_id = ?",
-                                 [(now, post_id) for post_id in done])
-    store.connection.executemany("UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ?",
-                                 [(now, post_id) for post_id in undone])
+    store.finish_annotating(done, now)
+    store.reopen_annotating(undone, now)
     return len(done), len(undone)
 
 
@@ -225,7 +222,6 @@ def refuse_other_rounds(batch_id: str, round_: str) -> None:
 
 def text_batches(store: Store, batch_ids: Sequence[str] | None = None) -> list[str]:
     """The pilot and main batches to pull: the given ones (each must be one), or every pushed one."""
-    migrate(store)
     if batch_ids:
         known = {row["batch_id"]: row["round"] for row in store.query("SELECT batch_id, round FROM batches")}
         for batch_id in batch_ids:
@@ -239,22 +235,23 @@ def text_batches(store: Store, batch_ids: Sequence[str] | None = None) -> list[s
         list(TEXT_ROUNDS))]
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def pull_from_server(api: DoccanoAPI, store: Store, batch_ids: Sequence[str] | None = None) -> PullReport:
     """`annotate pull`: every pushed pilot/main batch (or the given ones), all fetched before any is stored."""
     pulls = [fetch_batch(api, store, batch_id) for batch_id in text_batches(store, batch_ids)]
     return store_pulls(store, pulls)
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def pull_from_export(store: Store, zip_path: Path, *, batch_id: str | None = None, round_: str | None = None,
-                     exclude_users: Sequence[str] = ("admin",)) -> PullReport:
+                     exclude_users: Sequence[str] = ("admin",), limits: ZipLimits = ZipLimits()) -> PullReport:
     """`annotate pull --from-export ZIP`: the same from a per-user export zip handed over (works offline).
 
     Every line of `<username>.jsonl` counts as confirmed (export with "only approved documents" so each
     file holds what that annotator marked done). Examples are matched to posts by the post id in meta.
     Without --batch the batch holding those posts is found; a batch that does not exist yet is created
     (round from `round_`, annotators = the users in the zip), so this also works without a server."""
-    migrate(store)
-    files = {user: examples for user, examples in read_export_zip(Path(zip_path)).items() if user not in exclude_users}
+    files = {user: examples for user, examples in read_export_zip(Path(zip_path), limits=limits).items() if user not in exclude_users}
     if not files:
         raise FormatError(f"the zip holds only files of excluded users ({', '.join(exclude_users)})", zip_path)
     if any(example.meta.get(META_ROUND) == ADJUDICATION for examples in files.values() for example in examples):
@@ -285,16 +282,10 @@ def pull_from_export(store: Store, zip_path: Path, *, batch_id: str | None = Non
     texts = _texts_in_zip(store, files, zip_path)
     with store.transaction():  # batch creation and the pull commit together, or not at all
         register_annotators(store, check_usernames(sorted(files)))
-        store.execute(
-            "INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) VALUES (?, ?, NULL, ?, ?, ?)",
-            (batch_id, round_, Path(zip_path).stem, utc_now(), json.dumps({"source": "export", "zip": Path(zip_path).name})),
-        )
-        store.connection.executemany("INSERT INTO batch_annotators (batch_id, annotator) VALUES (?, ?)",
-                                     [(batch_id, user) for user in sorted(files)])
-        store.connection.executemany("INSERT INTO batch_posts (batch_id, post_id, text, example_id) VALUES (?, ?, ?, ?)",
-                                     [(batch_id, post_id, text, example_id) for post_id, (text, example_id) in texts.items()])
-        store.connection.executemany("UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ? "
-                                     "AND status = 'ready'", [(utc_now(), post_id) for post_id in texts])
+        store.create_batch(batch_id, round_, Path(zip_path).stem, annotators=sorted(files),
+                           posts=[(post_id, text, example_id) for post_id, (text, example_id) in texts.items()],
+                           meta={"source": "export", "zip": Path(zip_path).name})
+        store.start_annotating(texts)
         return store_pulls(store, [collect_batch(store, batch_id, files, None)])
 
 

@@ -9,14 +9,14 @@ without creating a second project or a second example for any post.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from cmner_build.errors import CmnerError
-from cmner_build.store import Store, utc_now
+from cmner_build.store import Store
+from cmner_build.safety import holds_stage_lock
 
 from cmner_build.annotate.agreement.runs import latest_pilot_gate
 from cmner_build.annotate.batching import pilot_sample, rotate_triples, split_into_batches, uncertainty_order
@@ -25,8 +25,7 @@ from cmner_build.annotate.doccano.examples import example_record
 from cmner_build.annotate.doccano.projects import (
     SPAN_LABEL_STYLES, ensure_label_types, ensure_members, ensure_sequence_labeling_project, examples_by_post,
 )
-from cmner_build.annotate.rounds import MAIN, TEXT_ROUNDS, last_batch_number
-from cmner_build.annotate.schema import corpus_key, migrate
+from cmner_build.annotate.rounds import ANNOTATE_LOCK, MAIN, TEXT_ROUNDS, corpus_key, last_batch_number
 from cmner_build.annotate.suggestions import (
     SuggestionPlan, model_options, record_prefills, require_predictions, send_prefills,
 )
@@ -88,18 +87,10 @@ def _create_batch(store: Store, batch_id: str, round_: str, name: str, annotator
     """One transaction: the batch, its annotators and its posts with their text as pushed."""
     register_annotators(store, annotators)
     with store.transaction():
-        store.execute(
-            "INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) VALUES (?, ?, NULL, ?, ?, ?)",
-            (batch_id, round_, name, utc_now(), json.dumps(meta, sort_keys=True)),
-        )
-        store.connection.executemany(
-            "INSERT INTO batch_annotators (batch_id, annotator) VALUES (?, ?)", [(batch_id, a) for a in annotators]
-        )
-        store.connection.executemany(
-            "INSERT INTO batch_posts (batch_id, post_id, text, example_id) "
-            "SELECT ?, post_id, text, NULL FROM posts WHERE post_id = ?",
-            [(batch_id, post_id) for post_id in post_ids],
-        )
+        texts = {row[0]: row[1] for row in store.query(
+            f"SELECT post_id, text FROM posts WHERE post_id IN ({','.join('?' * len(post_ids))})", list(post_ids))}
+        store.create_batch(batch_id, round_, name, annotators=annotators, meta=meta,
+                           posts=[(post_id, texts[post_id], None) for post_id in post_ids if post_id in texts])
         store.log_event("annotate", "plan", f"planned {round_} batch {batch_id}: {len(post_ids)} posts, "
                         f"annotators {', '.join(annotators)}", batch_id=batch_id)
 
@@ -107,7 +98,6 @@ def _create_batch(store: Store, batch_id: str, round_: str, name: str, annotator
 def plan_pilot(store: Store, pool: Sequence[str], size: int, seed: int, prefix: str = "") -> tuple[str, bool]:
     """The pilot batch: a seeded random sample of ready posts for every annotator of the pool.
     Returns (batch id, created now); an existing pilot is kept as it is (resume)."""
-    migrate(store)
     if store.scalar("SELECT 1 FROM batches WHERE batch_id = ?", (PILOT_BATCH_ID,)):
         return PILOT_BATCH_ID, False
     if len(pool) < 2:
@@ -140,7 +130,6 @@ def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_po
     or with `order_run` the posts that run is least sure of first (topic-balanced); chunks of batch_size,
     annotator groups continuing the balanced rotation. With `suggest`, each batch's pre-filled suggestions
     are recorded in the transaction that creates it. Returns the new batch ids."""
-    migrate(store)
     candidates = unbatched_ready_posts(store)
     if not candidates:
         return []
@@ -296,14 +285,12 @@ def _record_examples(store: Store, batch_id: str, example_ids: dict[str, int]) -
             "UPDATE batch_posts SET example_id = ? WHERE batch_id = ? AND post_id = ?",
             [(example_id, batch_id, post_id) for post_id, example_id in example_ids.items()],
         )
-        store.connection.executemany(
-            "UPDATE posts SET status = 'annotating', updated_at = ? WHERE post_id = ? AND status = 'ready'",
-            [(utc_now(), post_id) for post_id in example_ids],
-        )
+        store.start_annotating(example_ids)
         store.log_event("annotate", "push", f"batch {batch_id}: {len(example_ids)} examples in Doccano",
                         batch_id=batch_id)
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, seed: int,
          pilot_size: int | None = None, batch_size: int = 100, per_post: int = 3, force: bool = False,
          prefix: str = "", upload_chunk: int = UPLOAD_CHUNK, order_run: str | None = None,
@@ -314,7 +301,6 @@ def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, 
 
     order_run: batch the posts that run is least sure of first; suggest: pre-fill each annotator's copy
     with that run's spans (as the annotator: `passwords` {annotator: password}). Never for the pilot."""
-    migrate(store)
     if pilot_size is not None:
         refuse_model_in_pilot(suggest is not None, order_run is not None)
     report = PushReport(api.url)
@@ -371,7 +357,6 @@ def model_in_the_loop(store: Store, *, pilot: bool, suggest: str | None, min_con
 
 def require_run_predictions(store: Store, order_run: str | None, suggest: SuggestionPlan | None) -> None:
     """Before logging in: the runs named must have predictions of every ready post not batched yet."""
-    migrate(store)
     candidates = unbatched_ready_posts(store)
     for run_id in {order_run, suggest.run_id if suggest is not None else None} - {None}:
         require_predictions(store, run_id, candidates)

@@ -24,7 +24,8 @@ from cmner_build.errors import CmnerError
 from cmner_build.model import Span
 from cmner_build.store import Store
 
-from cmner_build.annotate.schema import migrate
+from cmner_build.annotate.settings import DEFAULT_MIN_CONFIDENCE
+
 
 @dataclass
 class SuggestionPlan:
@@ -33,7 +34,6 @@ class SuggestionPlan:
 
 
 OUTCOMES = ("kept", "changed", "deleted")
-DEFAULT_MIN_CONFIDENCE = 0.5  # `push --suggest` without --min-confidence: spans the run gives at least even odds
 ORDERS = ("random", "uncertainty")
 
 
@@ -62,8 +62,6 @@ def model_options(store: Store, *, suggest: str | None, min_confidence: float | 
 
 def resolve_predicted_run(store: Store, name: str) -> str:
     """A run id that has predictions in the store, from an id, a unique id prefix or a run folder path."""
-    if not store.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_predictions'"):
-        raise CmnerError("no predictions in this workspace: run `cmner-build predict RUN --posts ready` first")
     candidate = name.rstrip("/").rsplit("/", 1)[-1]
     runs = [row[0] for row in store.query("SELECT DISTINCT run_id FROM run_predictions")]
     if candidate in runs:
@@ -95,7 +93,6 @@ def require_predictions(store: Store, run_id: str, post_ids: Sequence[str]) -> d
 def record_prefills(store: Store, batch_id: str, plan: SuggestionPlan) -> int:
     """Inside the batch's creating transaction: the run's spans at or above the threshold, for every
     annotator of the batch and every post (a post with none is recorded too). Returns the span rows."""
-    migrate(store)
     store.execute(
         "INSERT INTO annotate_prefills (batch_id, post_id, annotator, run_id, min_confidence) "
         "SELECT bp.batch_id, bp.post_id, ba.annotator, ?, ? FROM batch_posts bp "
@@ -111,7 +108,6 @@ def record_prefills(store: Store, batch_id: str, plan: SuggestionPlan) -> int:
 
 def unsent_prefills(store: Store, batch_id: str) -> dict[str, dict[str, list[Span]]]:
     """{annotator: {post id: suggested spans}} not yet in Doccano."""
-    migrate(store)
     result: dict[str, dict[str, list[Span]]] = {}
     for row in store.query("SELECT annotator, post_id FROM annotate_prefills WHERE batch_id = ? AND sent = 0 "
                            "ORDER BY annotator, post_id", (batch_id,)):
@@ -179,7 +175,6 @@ def suggestion_outcomes(suggested: Sequence[Span], final: Sequence[Span]) -> tup
 
 def mark_outcomes(store: Store, batch_id: str) -> None:
     """Inside pull's transaction: outcomes of the batch's suggestions for confirmed posts, NULL otherwise."""
-    migrate(store)
     prefills = store.query(
         "SELECT p.post_id, p.annotator, COALESCE(a.confirmed, 0) AS confirmed FROM annotate_prefills p "
         "LEFT JOIN annotations a USING (batch_id, post_id, annotator) WHERE p.batch_id = ? AND p.sent = 1",
@@ -209,7 +204,6 @@ def mark_outcomes(store: Store, batch_id: str) -> None:
 def suggestion_counts(store: Store, batch_ids: Sequence[str]) -> dict[str, dict[str, int]]:
     """Per annotator, over the confirmed pre-filled posts of these batches: posts, suggested, kept,
     changed, deleted, added. Empty when none of the batches was pre-filled."""
-    migrate(store)
     if not batch_ids:
         return {}
     marks = ",".join("?" * len(batch_ids))

@@ -6,7 +6,7 @@ Same parameters and initialisation as pytorch-crf (`start_transitions`, `end_tra
 * Viterbi back-tracking is done with tensor gathers for the whole batch at once (pytorch-crf does one
   Python step with `.item()` per position per sequence, which stalls a GPU);
 * emissions are cast with `.float()` and the recursion runs under `autocast(enabled=False)`: in bf16 the
-  NLL is off by several percent and a third of the Viterbi tags change (notes/baselines.md §4);
+  NLL is off by several percent and a third of the Viterbi tags change (docs/baselines.md, GPU);
 * masks are bool, left-aligned (every sequence starts at position 0, which must be unmasked).
 """
 

@@ -11,7 +11,8 @@ from typing import Callable
 from cmner_build.errors import CmnerError
 
 from cmner_build.baselines.data import Post, load_export
-from cmner_build.baselines.features import DEFAULT_ENCODER, IMAGE_MODES, FeatureCache, cache_dir_for, post_grids
+from cmner_build.baselines.features import IMAGE_MODES, FeatureCache, cache_dir_for, post_grids
+from cmner_build.baselines.settings import DEFAULT_BERT, DEFAULT_DEVICE, DEFAULT_ENCODER
 from cmner_build.baselines.runs import new_run_dir, write_json, write_predictions
 from cmner_build.baselines.train import FitResult, ProgressFactory, Task, Trainer, seed_everything
 
@@ -29,7 +30,7 @@ class BaselineOptions:
     images: str = "none"
     epochs: int | None = None
     seed: int = 42
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     batch_size: int | None = None
     lr: float | None = None
     encoder: str = DEFAULT_ENCODER  # which feature cache to read for --images one/all
@@ -44,7 +45,7 @@ class BaselineOptions:
     hidden: int = 200
     dropout: float | None = None  # ACN: 0.5, or 0.6 with bigrams (9 M more parameters to regularise)
     # UMT
-    bert: str = "bert-base-chinese"
+    bert: str = DEFAULT_BERT
     lowercase: bool = True
     gold_posts: int | None = None  # --gold-so-far: gold posts in the workspace when the run was trained
 

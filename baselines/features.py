@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 
 from cmner_build.errors import CmnerError
 
-DEFAULT_ENCODER = "microsoft/resnet-152"
+from cmner_build.baselines.settings import DEFAULT_ENCODER
 GRID_SIZE = 7
 REGIONS = GRID_SIZE * GRID_SIZE
 IMAGE_MODES = ("none", "one", "all")

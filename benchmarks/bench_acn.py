@@ -2,7 +2,7 @@
 
 Prints dev F1, seconds per epoch and characters per second, and the ratio to the targets:
 dev F1 >= 77.5 within 15 minutes of CPU training (text-only), >= 81.9 with --bigrams.
-Calibration (issue 7): a plain character BiLSTM-CRF (100-d random embeddings, BiLSTM 200 per direction,
+Calibration: a plain character BiLSTM-CRF (100-d random embeddings, BiLSTM 200 per direction,
 dropout 0.5, Adam 1e-3, batch 16, 12 epochs) reached dev 77.5 at ~48 s/epoch on 2 quiet cores; with
 100-d bigram embeddings 81.9 at ~62 s/epoch.
 

@@ -3,7 +3,7 @@
 Builds a synthetic, seeded workspace (posts of 20-250 characters, about one entity per 15 characters,
 each annotator missing, shifting or relabelling a few), then times the real command as a user runs it,
 `cmner-build -w WS agreement --json` (start-up, loading, 1,000 bootstrap replicates, storing the run),
-and the library call alone. Target (issue 6): under 10 s.
+and the library call alone. Target: under 10 s.
 
     .venv/bin/python benchmarks/bench_agreement.py [--posts 5000]
 """
@@ -74,10 +74,7 @@ def build(root: Path, posts: int, seed: int) -> None:
             "VALUES (?, 'crawl', ?, ?, 'annotating', ?, ?)", [(p, t, t, now, now) for p, t in rows])
         store.connection.executemany("INSERT INTO annotators (username, created_at) VALUES (?, ?)",
                                      [(name, now) for name in ANNOTATORS])
-        store.execute("INSERT INTO batches (batch_id, round, project_name, created_at) VALUES ('b1', 'main', 'b1', ?)",
-                      (now,))
-        store.connection.executemany("INSERT INTO batch_annotators VALUES ('b1', ?)", [(n,) for n in ANNOTATORS])
-        store.connection.executemany("INSERT INTO batch_posts (batch_id, post_id, text) VALUES ('b1', ?, ?)", rows)
+        store.create_batch("b1", "main", "b1", annotators=ANNOTATORS, posts=[(p, t, None) for p, t in rows])
         store.connection.executemany(
             "INSERT INTO annotations VALUES ('b1', ?, ?, 1, ?)", [(p, n, now) for p, _ in rows for n in ANNOTATORS])
         store.connection.executemany(

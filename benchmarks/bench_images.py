@@ -3,7 +3,7 @@ all-pairs near-duplicate search.
 
     .venv/bin/python benchmarks/bench_images.py [--images 3000] [--hashes 20000]
 
-Targets (issue 4): at least 900 images hashed per second with both cores, under 3 s for the all-pairs
+Targets: at least 900 images hashed per second with both cores, under 3 s for the all-pairs
 search over 20,000 hashes. The images are the 25 real CMNER images of ../shared/data replicated to a
 few thousand (generated photo-like JPEGs when ../shared is absent). The machine may be shared: run it
 twice and read the best figure; the spread between runs is printed as a noise hint.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 from cmner_build.clean.image_check import check_image  # noqa: E402
 from cmner_build.clean.image_dedupe import near_duplicate_pairs  # noqa: E402
 from cmner_build.clean.image_pool import check_images  # noqa: E402
-from cmner_build.clean.options import ImageOptions  # noqa: E402
+from cmner_build.clean.settings import ImageOptions  # noqa: E402
 
 SHARED_IMAGES = Path(os.environ.get("CMNER_SHARED_DIR", REPO.parent / "shared")) / "data" / "cmner" / "images"
 HASH_TARGET_PER_S = 900.0

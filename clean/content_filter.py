@@ -2,7 +2,7 @@
 
 Terms are matched with an Aho-Corasick automaton (pyahocorasick): every overlapping occurrence in
 one pass over the text. flashtext is not used: it treats CJK characters as word boundaries and misses
-`人民日报` in `人民日报1报道` (notes/images_text.md §B4). Matching is case-insensitive for Latin letters.
+`人民日报` in `人民日报1报道`. Matching is case-insensitive for Latin letters.
 
 Lexicon files are UTF-8 text, one `term<TAB>category` per line (a line with only a term takes the file
 name's stem as its category); blank lines and lines starting with `#` are skipped.

@@ -1,6 +1,6 @@
 """Validate one image file, filter it, and compute its perceptual hash, through ONE decode path.
 
-The decode path (notes/images_text.md §A2-A3), the same for every image so hashes are comparable:
+The decode path (docs/clean.md, `images`), the same for every image so hashes are comparable:
   1. read the bytes (SHA-256 of the raw file), reject empty files and HTML pages saved as images;
   2. open the header: unidentifiable bytes, decompression bombs (checked on the header's size, before
      any pixel is decoded) and animated GIF/WebP/APNG (dropped: the first frame would collide with
@@ -8,6 +8,8 @@ The decode path (notes/images_text.md §A2-A3), the same for every image so hash
   3. JPEG: `draft('RGB', (64, 64))` makes libjpeg decode at 1/2..1/8 scale (about 3x faster; every
      block is still decoded, so truncation is still detected);
   4. `load()` decodes everything: a truncated or corrupt file fails here (`verify()` would not notice);
+     a JPEG cut short but re-terminated with FF D9 decodes without error, its missing blocks as
+     exact mid-grey: a run of them ending the last row marks it truncated (`_missing_jpeg_blocks`);
   5. to RGB: alpha is composited on white (a transparent sticker's hidden pixels otherwise move pHash
      by 40 bits), 16-bit images are scaled (Pillow's I;16 -> L conversion clips), CMYK and palette
      images are converted; then the EXIF orientation is applied. The average colour balance
@@ -34,7 +36,9 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageStat, UnidentifiedImageError
 
-from cmner_build.clean.options import ImageOptions
+from cmner_build.safety import UnsafeInputError, regular_file
+
+from cmner_build.clean.settings import ImageOptions
 
 BLANK_HASHES = ("0000000000000000", "8000000000000000")
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title", b"<script")
@@ -77,7 +81,10 @@ def check_image(image_id: int, path: Path, options: ImageOptions) -> ImageCheck:
     """Never raises for a bad file: every failure becomes a drop reason with a detail."""
     check = ImageCheck(image_id)
     try:
-        raw = Path(path).read_bytes()
+        raw = Path(regular_file(Path(path))).read_bytes()  # a link in images/ is never followed
+    except UnsafeInputError as error:
+        check.drop_reason, check.detail = "missing_file", str(error)
+        return check
     except (OSError, ValueError) as error:  # ValueError: a name with a NUL byte
         check.drop_reason, check.detail = "missing_file", f"{path}: {getattr(error, 'strerror', None) or error}"
         return check
@@ -134,6 +141,9 @@ def _decode_and_hash(raw: bytes, check: ImageCheck, options: ImageOptions) -> No
         check.drop_reason = "truncated" if "truncated" in message else "corrupt"
         check.detail = message
         return
+    if is_jpeg and (missing := _missing_jpeg_blocks(image, width)):
+        check.drop_reason, check.detail = "truncated", missing
+        return
     if not is_jpeg:
         check.orientation = _orientation(image)
     if check.orientation >= 5:  # 5-8 swap the axes
@@ -157,6 +167,32 @@ def _decode_and_hash(raw: bytes, check: ImageCheck, options: ImageOptions) -> No
     elif check.gray_stddev < options.blank_stddev or check.phash in BLANK_HASHES:
         check.drop_reason = "near_blank"
         check.detail = f"grey-level standard deviation {check.gray_stddev:.1f} (images.blank_stddev {options.blank_stddev})"
+
+
+def _missing_jpeg_blocks(image: Image.Image, full_width: int) -> str | None:
+    """Why the decoded JPEG lacks its last blocks, or None.
+
+    A JPEG cut short and re-terminated with FF D9 decodes without any error: libjpeg fills every block
+    after the cut with zero coefficients, which decode to exactly (128, 128, 128). Decoding is in MCU
+    order, so the cut shows as a run of exact mid-grey at the right end of the last row that is at
+    least one MCU wide (all of the last row when the cut is further up). A real photo never ends in
+    such a run (none of the real or sample images does); a graphic whose bottom-right corner is flat
+    #808080 would be taken for a cut file. A progressive JPEG cut after its first scans decodes as a
+    complete, blurrier picture and is not caught here.
+    """
+    if image.mode not in ("RGB", "L"):
+        return None
+    pixels = np.asarray(image)
+    last_row = pixels[-1].reshape(pixels.shape[1], -1)
+    grey = np.all(last_row == 128, axis=1)
+    run = int(np.argmin(grey[::-1])) if not grey.all() else len(grey)
+    scale = max(1.0, full_width / max(1, image.size[0]))  # draft() decoded at 1/scale
+    horizontal_sampling = max((layer[1] for layer in getattr(image, "layer", []) or []), default=1)
+    mcu_width = max(1, int(8 * horizontal_sampling / scale))
+    if run < mcu_width:
+        return None
+    return (f"the last {run} of {len(grey)} pixels of the last row are exactly mid-grey (128): the scan data "
+            "ends early (a file cut short and re-terminated with FF D9)")
 
 
 def _central(gray: Image.Image, margin: float) -> Image.Image:

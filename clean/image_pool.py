@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from cmner_build.clean.image_check import ImageCheck, check_image
-from cmner_build.clean.options import ImageOptions
+from cmner_build.clean.settings import ImageOptions
 
 # Below this many images per worker a process pool costs more than it saves.
 MIN_IMAGES_PER_WORKER = 32

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cmner_build.safety import atomic_write_text, regular_file
 from cmner_build.store import Store, utc_now
 
 THUMB_SIZE = 160
@@ -86,7 +87,7 @@ def write_image_report(store: Store, images_dir: Path, out_path: Path) -> ImageR
         )
     ]
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(_render(summary, images_dir), encoding="utf-8")
+    atomic_write_text(out_path, _render(summary, images_dir))
     return summary
 
 
@@ -97,7 +98,7 @@ def thumbnail_data_uri(path: Path) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as image:
+            with Image.open(regular_file(path)) as image:  # a link is never followed
                 image.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
                 image = ImageOps.exif_transpose(image)
                 image.thumbnail((THUMB_SIZE, THUMB_SIZE))

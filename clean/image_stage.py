@@ -14,7 +14,8 @@
 Kept and dropped images are final: re-running only looks at new downloads, so it changes nothing.
 After changing the [images] settings, `recheck=True` (`images --recheck`) decides every image of
 those posts again.
-Images of dropped posts take no part, and images without a hash (imported releases) are not compared.
+Images of dropped posts take no part. The images of imported releases (gold from the start) are
+checked, filtered and deduplicated the same way; their posts keep their status.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from cmner_build.config import Settings
+from cmner_build.safety import fault_point, stage_lock
 from cmner_build.store import Store, utc_now
 
 from cmner_build.clean.image_check import ImageCheck
 from cmner_build.clean.image_dedupe import clusters, hamming_distance, hashes_to_array, near_duplicate_pairs
 from cmner_build.clean.image_pool import check_images
-from cmner_build.clean.options import ImageOptions
+from cmner_build.clean.settings import ImageOptions
 
 @dataclass
 class ImagesReport:
@@ -42,6 +45,7 @@ class ImagesReport:
     posts_waiting: list[str] = field(default_factory=list)  # cleaned posts with images still to download
     images_of_uncleaned_posts: int = 0
     workers: int = 1
+    dropped_files: list[tuple[str, str, str]] = field(default_factory=list)  # (file, reason, detail) of this run
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -68,17 +72,24 @@ class _Candidate:
 OWN_DROPS = ("no_usable_image", "no_image")
 _POSTS = "p.status IN ('cleaned', 'ready')"
 _POSTS_RECHECK = f"(p.status IN ('cleaned', 'ready') OR (p.status = 'dropped' AND p.drop_reason IN {OWN_DROPS}))"
+# Imported releases' posts are gold from the start: their images are checked (and re-checked) like
+# crawled ones, but the post's status is the release's and is never changed here.
+_IMPORTED = "(p.status = 'gold' AND p.source LIKE 'import:%')"
 
 
-def _to_check(recheck: bool) -> str:
+def _to_check(recheck: bool, imported_only: bool = False) -> str:
+    if imported_only:
+        statuses = "('downloaded', 'kept', 'dropped')" if recheck else "('downloaded')"
+        return f"FROM images i JOIN posts p ON p.post_id = i.post_id WHERE i.status IN {statuses} AND {_IMPORTED}"
     if recheck:  # every decided image again: for changed [images] settings
         return (f"FROM images i JOIN posts p ON p.post_id = i.post_id"
-                f" WHERE i.status IN ('downloaded', 'kept', 'dropped') AND {_POSTS_RECHECK}")
-    return f"FROM images i JOIN posts p ON p.post_id = i.post_id WHERE i.status = 'downloaded' AND {_POSTS}"
+                f" WHERE i.status IN ('downloaded', 'kept', 'dropped') AND ({_POSTS_RECHECK} OR {_IMPORTED})")
+    return (f"FROM images i JOIN posts p ON p.post_id = i.post_id"
+            f" WHERE i.status = 'downloaded' AND ({_POSTS} OR {_IMPORTED})")
 
 
-def images_to_check(store: Store, recheck: bool = False) -> int:
-    return store.scalar(f"SELECT COUNT(*) {_to_check(recheck)}")
+def images_to_check(store: Store, recheck: bool = False, imported_only: bool = False) -> int:
+    return store.scalar(f"SELECT COUNT(*) {_to_check(recheck, imported_only)}")
 
 
 def process_images(
@@ -88,19 +99,34 @@ def process_images(
     progress: Callable[[int], None] | None = None,
     recheck: bool = False,
     pool: ProcessPoolExecutor | None = None,
+    imported_only: bool = False,
 ) -> ImagesReport:
     """Check new downloads (or, with recheck, every image of the posts this stage decides on) and promote posts.
 
     `pool`: worker processes from `image_pool.worker_pool`, started before any progress-bar thread.
+    `imported_only`: only the images of imported releases (what `import --images` runs right after).
 
     Nothing is written until every image is checked, then all in one transaction: an interrupted run
-    leaves the store as it was.
+    leaves the store as it was. One run per workspace at a time (`stage_lock`).
     """
+    with stage_lock(store.path.parent, "images"):
+        return _process_images(store, images_dir, options, progress, recheck, pool, imported_only)
+
+
+def _process_images(
+    store: Store,
+    images_dir: Path,
+    options: ImageOptions,
+    progress: Callable[[int], None] | None,
+    recheck: bool,
+    pool: ProcessPoolExecutor | None,
+    imported_only: bool,
+) -> ImagesReport:
     report = ImagesReport()
     rows = store.query(
         f"""SELECT i.image_id, i.post_id, i.position, i.file_name, i.meta, p.rowid AS post_order,
                    COALESCE(p.posted_at, '') AS posted_at
-            {_to_check(recheck)} ORDER BY p.rowid, i.position"""
+            {_to_check(recheck, imported_only)} ORDER BY p.rowid, i.position"""
     )
     report.images_of_uncleaned_posts = store.scalar(
         "SELECT COUNT(*) FROM images i JOIN posts p ON p.post_id = i.post_id"
@@ -129,9 +155,12 @@ def process_images(
             )
             if check.drop_reason:
                 report.dropped[check.drop_reason] = report.dropped.get(check.drop_reason, 0) + 1
+                report.dropped_files.append((row["file_name"] or "", check.drop_reason, check.detail))
             else:
                 report.kept += 1
-        _promote_posts(store, report, recheck)
+            fault_point("images.update")
+        if not imported_only:
+            _promote_posts(store, report, recheck)
         if report.checked or report.posts_ready or report.posts_dropped:
             store.log_event(
                 "images", "run", f"checked {report.checked} images, kept {report.kept}",
@@ -222,3 +251,11 @@ def _promote_posts(store: Store, report: ImagesReport, recheck: bool) -> None:
             if (row["status"], row["drop_reason"]) != ("dropped", reason):
                 store.set_status(row["post_id"], "dropped", reason)
                 report.posts_dropped.setdefault(reason, []).append(row["post_id"])
+
+
+def check_imported_images(
+    store: Store, images_dir: Path, settings: Settings, progress: Callable[[int], None] | None = None
+) -> ImagesReport:
+    """The images stage on the images `import --images` just stored (and any an interrupted import left)."""
+    return process_images(store, images_dir, ImageOptions.from_settings(settings), progress=progress,
+                          imported_only=True)

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from cmner_build.near_duplicates import group_pairs, near_duplicate_pairs
+from cmner_build.safety import fault_point, stage_lock
+from cmner_build.privacy import private_data_by_post
 from cmner_build.store import Store, utc_now
 
 from cmner_build.clean.content_filter import drop_category
-from cmner_build.clean.migrations import MIGRATIONS
-from cmner_build.clean.options import CleanOptions
-from cmner_build.clean.privacy import redact
-from cmner_build.clean.text_rules import apply_rules
+from cmner_build.clean.schema import MIGRATIONS
+from cmner_build.clean.settings import CleanOptions
+from cmner_build.clean.privacy import redact_with_rules
 
 IN_SCOPE = ("crawled", "cleaned", "ready")
 FROZEN = ("annotating", "annotated", "gold")
@@ -52,6 +53,7 @@ class CleanReport:
     duplicate_groups: int = 0
     posts_in_duplicate_groups: int = 0
     frozen_would_change: list[str] = field(default_factory=list)
+    gold_with_private_data: list[str] = field(default_factory=list)  # `clean --gold` masks them
     samples: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -59,11 +61,8 @@ class CleanReport:
 
 
 def clean_text(original_text: str, options: CleanOptions) -> tuple[str, dict[str, int]]:
-    """Rules then redaction, from the original text. Returns the text and the per-rule change counts."""
-    text, hits = apply_rules(original_text, options.rules)
-    text, pii = redact(text, options.redact_kinds)
-    hits.update({f"pii:{kind}": count for kind, count in pii.items()})
-    return text, hits
+    """Redaction, rules, redaction, from the original text. Returns the text and the per-rule change counts."""
+    return redact_with_rules(original_text, options.rules, options.redact_kinds)
 
 
 def clean_post(post_id: str, original_text: str, options: CleanOptions) -> CleanedPost:
@@ -91,7 +90,8 @@ def assign_duplicate_groups(
     kept = {post.post_id: post for post in posts if post.drop_reason is None}
     texts = {post_id: post.text for post_id, post in kept.items()}
     texts.update(frozen_texts)
-    pairs = [(a, b) for a, b, _ in near_duplicate_pairs(texts, options.near_duplicate_jaccard)]
+    found = near_duplicate_pairs(texts, options.near_duplicate_jaccard, method=options.near_duplicate_search)
+    pairs = [(a, b) for a, b, _ in found]
     order = {post.post_id: index for index, post in enumerate(posts)}
     groups = [group for group in group_pairs(texts, pairs) if len(group) > 1]
     for group in groups:
@@ -112,9 +112,24 @@ _SCOPE = f"""FROM posts p LEFT JOIN clean_posts c ON c.post_id = p.post_id
                 OR (p.status = 'dropped' AND c.drop_reason IS NOT NULL AND c.drop_reason = p.drop_reason)"""
 
 
+# A dry run never creates the stage's tables (it opens the store read-only); absent, they read as empty.
+_NO_CLEAN_TABLES = """WITH clean_posts(post_id, config_hash, cleaned_text, drop_reason, unfit_terms, updated_at)
+                           AS (SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0),
+                      clean_rule_hits(post_id, rule, hits) AS (SELECT NULL, NULL, NULL WHERE 0) """
+
+
+def stage_tables(store: Store, *, create: bool) -> str:
+    """The SQL prefix for queries on the stage's tables: empty stand-ins when they do not exist yet.
+
+    create: apply the stage's migrations first (a writing run); a dry run never does.
+    """
+    if create:
+        store.migrate(MIGRATIONS)
+    return _NO_CLEAN_TABLES if store.pending_migrations(MIGRATIONS) else ""
+
+
 def posts_in_scope(store: Store) -> int:
-    store.migrate(MIGRATIONS)
-    return store.scalar(f"SELECT COUNT(*) {_SCOPE}", IN_SCOPE)
+    return store.scalar(f"{stage_tables(store, create=False)}SELECT COUNT(*) {_SCOPE}", IN_SCOPE)
 
 
 def clean_corpus(
@@ -125,17 +140,17 @@ def clean_corpus(
     samples: int = 5,
     progress: Callable[[int], None] | None = None,
 ) -> CleanReport:
-    store.migrate(MIGRATIONS)
+    tables = stage_tables(store, create=not dry_run)
     config_hash = options.fingerprint
     report = CleanReport(dry_run=dry_run, config_hash=config_hash)
     rows = store.query(
-        f"""SELECT p.post_id, p.original_text, p.text, p.status, p.drop_reason, p.dup_group,
+        f"""{tables}SELECT p.post_id, p.original_text, p.text, p.status, p.drop_reason, p.dup_group,
                    c.cleaned_text, c.drop_reason AS clean_reason, c.unfit_terms, c.config_hash
             {_SCOPE} ORDER BY p.rowid""",
         IN_SCOPE,
     )
     old_hits: dict[str, dict[str, int]] = {}
-    for hit in store.query("SELECT post_id, rule, hits FROM clean_rule_hits"):
+    for hit in store.query(f"{tables}SELECT post_id, rule, hits FROM clean_rule_hits"):
         old_hits.setdefault(hit["post_id"], {})[hit["rule"]] = hit["hits"]
 
     posts: list[CleanedPost] = []
@@ -144,7 +159,7 @@ def clean_corpus(
         if progress is not None:
             progress(1)
     frozen = store.query(
-        f"""SELECT p.post_id, p.original_text, p.text, c.config_hash FROM posts p
+        f"""{tables}SELECT p.post_id, p.original_text, p.text, c.config_hash FROM posts p
             LEFT JOIN clean_posts c ON c.post_id = p.post_id
             WHERE p.status IN ({",".join("?" * len(FROZEN))}) ORDER BY p.rowid""",
         FROZEN,
@@ -193,13 +208,11 @@ def clean_corpus(
             totals["posts"] += 1
             totals["changes"] += count
     report.samples = pick_samples(posts, options, samples)
+    report.gold_with_private_data = list(private_data_by_post(store, options.redact_kinds, ("gold",)))
 
     if not dry_run:
-        with store.transaction() as connection:
-            connection.executemany(
-                "UPDATE posts SET text = ?, status = ?, drop_reason = ?, dup_group = ?, updated_at = ? WHERE post_id = ?",
-                updates,
-            )
+        with stage_lock(store.path.parent, "clean"), store.transaction() as connection:
+            store.record_cleaning(updates)
             connection.executemany(
                 "INSERT INTO clean_posts (post_id, config_hash, cleaned_text, drop_reason, unfit_terms, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (post_id) DO UPDATE SET config_hash = excluded.config_hash,"
@@ -208,6 +221,7 @@ def clean_corpus(
                 clean_rows,
             )
             for post in hit_posts:
+                fault_point("clean.write")
                 connection.execute("DELETE FROM clean_rule_hits WHERE post_id = ?", (post.post_id,))
                 connection.executemany(
                     "INSERT INTO clean_rule_hits (post_id, rule, hits) VALUES (?, ?, ?)",

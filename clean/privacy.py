@@ -1,100 +1,136 @@
-"""Privacy redaction: mobile and landline numbers, ID-card numbers, e-mail addresses, QQ numbers.
+"""The clean stage's two privacy passes; what counts as private data is decided in `cmner_build.privacy`.
 
-Each hit is replaced by a fixed mask (`<PHONE>`, `<ID>`, `<EMAIL>`, `<QQ>`) and counted. Patterns use
-digit lookarounds, never `\\b` (CJK characters are `\\w`, so `\\b1[3-9]\\d{9}\\b` misses
-`手机号是13812345678，`; notes/images_text.md §B3). Guards against false hits:
-
-  * ID-card numbers must pass the ISO 7064 MOD 11-2 check digit and carry a plausible birth date;
-  * QQ numbers are only redacted right after a keyword (qq / QQ号 / 扣扣 / 企鹅号): bare 5-11 digit
-    numbers are everywhere (prices, uids, scores);
-  * nothing inside a URL is touched, and a number that is part of a longer digit run (a 16-digit
-    Weibo mid, a 10-digit uid) or of an alphanumeric id never matches;
-  * dates (2024-01-15, 20240115) and prices do not have a phone's or an ID's shape.
+* Crawled posts (`redact_with_rules`): redaction runs on the original text BEFORE the text rules, so no
+  rule can disguise private data (the emoticon rule would turn `zhang[at]qq.com` into `zhangqq.com`),
+  and once more after them, for data that only takes shape once zero-width characters, HTML entities
+  or line breaks are gone. Hits become placeholders (`<PHONE>`): nothing is annotated yet.
+* Gold posts (`mask_gold_posts`, `clean --gold`): imported releases and adjudicated posts. Their text
+  carries entity spans, so each hit is masked character by character (`*`, spaces kept): the length
+  and the token boundaries do not move and the masked characters are tagged O. A hit that overlaps an
+  entity span is left alone and reported: a person decides, either declaring the value public for that
+  post (`--allow-pii`, e.g. a shop's hotline inside an ORG) or masking it and dropping the entity
+  spans it touches (`--drop-entity`). Until then `export` refuses the post.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Callable
+import json
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
-MASKS: dict[str, str] = {"phone": "<PHONE>", "id_card": "<ID>", "email": "<EMAIL>", "qq": "<QQ>"}
-PII_KINDS: tuple[str, ...] = tuple(MASKS)
+from cmner_build.errors import CmnerError
+from cmner_build.privacy import ALLOWED_KEY, PiiHit, allowed_values, count_kinds, mask_gold_text, mask_same_length, redact
+from cmner_build.store import Store, utc_now
 
-_URL = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+|(?<![A-Za-z0-9.])t\.cn/[A-Za-z0-9]+")
-
-# Mobile: optional +86 / 86 prefix, 1[3-9] and 9 more digits (also written 138-1234-5678 or
-# 138 1234 5678), not inside a longer digit or id run.
-_MOBILE = r"(?:(?:\+|00)?86[- ]?)?1[3-9]\d(?:\d{8}|-\d{4}-\d{4}| \d{4} \d{4})"
-# Landline: area code 0xx(x) with a hyphen (without one, 10-12 digit runs are too often something else).
-_LANDLINE = r"(?:\(0\d{2,3}\)|（0\d{2,3}）|0\d{2,3}-)[2-9]\d{6,7}"
-PHONE = re.compile(rf"(?<![0-9A-Za-z_]){_MOBILE}(?![0-9])|(?<![0-9A-Za-z_\-]){_LANDLINE}(?![0-9])")
-ID_CARD = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"
-)
-# Case-insensitive domain (Data-Juicer's lowercase-only class misses ABC@QQ.COM); ASCII only, so the
-# address stops at the Chinese text after it; an @mention has no dotted ASCII domain, so it never matches.
-EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}(?![A-Za-z])")
-QQ = re.compile(
-    r"(?i)(?:qq|扣扣|企鹅)(?:号码|号|群号|群)?[ ]*(?:是|为|:|：)?[ ]*(?:是|为)?[ ]*(?P<number>[1-9]\d{4,10})(?![0-9])"
-)
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
+from cmner_build.clean.text_rules import TextRule, apply_rules
 
 
-def id_checksum_ok(number: str) -> bool:
-    """ISO 7064 MOD 11-2 check digit of an 18-character resident ID number."""
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    total = sum(int(digit) * weight for digit, weight in zip(number[:17], _ID_WEIGHTS))
-    return _ID_CHECK[total % 11] == number[17].upper()
+def redact_with_rules(original_text: str, rules: Sequence[TextRule], kinds: Sequence[str]) -> tuple[str, dict[str, int]]:
+    """Redaction, the text rules, redaction again. Returns the text and {rule name or pii:<kind>: changes}."""
+    text, before = redact(original_text, kinds)
+    text, hits = apply_rules(text, rules)
+    text, after = redact(text, kinds)
+    for kind in sorted(set(before) | set(after)):
+        hits[f"pii:{kind}"] = before.get(kind, 0) + after.get(kind, 0)
+    return text, hits
 
 
-@dataclass(frozen=True)
-class PiiHit:
-    kind: str
-    start: int
-    end: int
-    value: str
+@dataclass
+class GoldPrivacyReport:
+    dry_run: bool
+    posts_checked: int = 0
+    posts_masked: list[str] = field(default_factory=list)
+    masked: dict[str, int] = field(default_factory=dict)  # kind -> hits masked by this run
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # hits on an entity, left for a person
+    allowed: list[dict[str, Any]] = field(default_factory=list)  # hits declared public (now or before)
+    entities_dropped: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
-def find_pii(text: str, kinds: tuple[str, ...] = PII_KINDS) -> list[PiiHit]:
-    """Non-overlapping hits sorted by position; an ID-card number wins over a phone inside it."""
-    protected = [(m.start(), m.end()) for m in _URL.finditer(text)]
-    candidates: list[PiiHit] = []
-    finders: dict[str, Callable[[], list[PiiHit]]] = {
-        "id_card": lambda: [PiiHit("id_card", m.start(), m.end(), m.group()) for m in ID_CARD.finditer(text)
-                            if id_checksum_ok(m.group())],
-        "email": lambda: [PiiHit("email", m.start(), m.end(), m.group()) for m in EMAIL.finditer(text)],
-        "phone": lambda: [PiiHit("phone", m.start(), m.end(), m.group()) for m in PHONE.finditer(text)],
-        "qq": lambda: [PiiHit("qq", m.start("number"), m.end("number"), m.group("number")) for m in QQ.finditer(text)],
-    }
-    for kind in ("id_card", "email", "phone", "qq"):  # priority order for overlaps
-        if kind in kinds:
-            candidates.extend(finders[kind]())
-    chosen: list[PiiHit] = []
-    for hit in candidates:
-        if any(hit.start < end and start < hit.end for start, end in protected):
+def _hit_row(post_id: str, hit: PiiHit, **extra: Any) -> dict[str, Any]:
+    return {"post_id": post_id, "kind": hit.kind, "value": hit.value, "start": hit.start, "end": hit.end, **extra}
+
+
+def mask_gold_posts(
+    store: Store,
+    kinds: Sequence[str],
+    *,
+    dry_run: bool = False,
+    allow: Sequence[str] = (),
+    drop_entities: Sequence[str] = (),
+) -> GoldPrivacyReport:
+    """Mask private data in gold posts with their spans kept aligned; resolve the named conflicts.
+
+    allow: post ids whose hits on an entity a person declared public (kept, export allowed).
+    drop_entities: post ids whose hits on an entity are masked anyway, the entity spans they touch dropped.
+    """
+    rows = {row["post_id"]: row for row in store.query(
+        "SELECT post_id, text, meta FROM posts WHERE status = 'gold' ORDER BY rowid")}
+    for option, post_ids in (("--allow-pii", allow), ("--drop-entity", drop_entities)):
+        unknown = [post_id for post_id in post_ids if post_id not in rows]
+        if unknown:
+            raise CmnerError(f"{option}: {', '.join(unknown[:5])}: not a gold post of this corpus")
+    both = sorted(set(allow) & set(drop_entities))
+    if both:
+        raise CmnerError(f"post {both[0]} is given to both --allow-pii and --drop-entity; choose one")
+    spans = store.gold_spans()
+    report = GoldPrivacyReport(dry_run=dry_run, posts_checked=len(rows))
+    updates: list[tuple[str, str, str, str]] = []
+    dropped_spans: list[tuple[str, int, int, str]] = []
+    for post_id, row in rows.items():
+        meta = _meta(row["meta"])
+        allowed = allowed_values(meta)
+        post_spans = spans.get(post_id, [])
+        plan = mask_gold_text(row["text"], post_spans, kinds, allowed)
+        masked = list(plan.masked)
+        report.allowed.extend(_hit_row(post_id, hit) for hit in plan.allowed)
+        for hit, span in plan.conflicts:
+            entity = {"entity": span.label, "entity_text": row["text"][span.start : span.end]}
+            if post_id in allow:
+                allowed.append(hit.value)
+                report.allowed.append(_hit_row(post_id, hit, **entity))
+            elif post_id in drop_entities:
+                masked.append(hit)
+                for touched in post_spans:
+                    if hit.start < touched.end and touched.start < hit.end:
+                        dropped_spans.append((post_id, touched.start, touched.end, touched.label))
+                        report.entities_dropped.append(
+                            {"post_id": post_id, "label": touched.label, "text": row["text"][touched.start : touched.end]}
+                        )
+            else:
+                report.conflicts.append(_hit_row(post_id, hit, **entity))
+        if not masked and allowed == allowed_values(meta):
             continue
-        if any(hit.start < other.end and other.start < hit.end for other in chosen):
-            continue
-        chosen.append(hit)
-    return sorted(chosen, key=lambda hit: hit.start)
+        if allowed != allowed_values(meta):
+            meta[ALLOWED_KEY] = sorted(set(allowed))
+        text = mask_same_length(row["text"], masked)
+        if masked:
+            report.posts_masked.append(post_id)
+            for kind, count in count_kinds(masked).items():
+                report.masked[kind] = report.masked.get(kind, 0) + count
+        updates.append((text, json.dumps(meta, ensure_ascii=False, sort_keys=True), utc_now(), post_id))
+
+    if not dry_run and updates:
+        with store.transaction() as connection:
+            connection.executemany("UPDATE posts SET text = ?, meta = ?, updated_at = ? WHERE post_id = ?", updates)
+            connection.executemany(
+                "DELETE FROM gold_spans WHERE post_id = ? AND start = ? AND end = ? AND label = ?", sorted(set(dropped_spans))
+            )
+            store.log_event(
+                "clean", "gold-privacy",
+                f"masked private data in {len(report.posts_masked)} gold posts",
+                masked=report.masked, posts=report.posts_masked,
+                allowed=sorted({row["post_id"] for row in report.allowed}),
+                entities_dropped=len(report.entities_dropped),
+            )
+    return report
 
 
-def redact(text: str, kinds: tuple[str, ...] = PII_KINDS) -> tuple[str, dict[str, int]]:
-    """Replace every hit by its kind's mask. Returns the text and {kind: count} for kinds found."""
-    hits = find_pii(text, kinds)
-    if not hits:
-        return text, {}
-    pieces: list[str] = []
-    position = 0
-    counts: dict[str, int] = {}
-    for hit in hits:
-        pieces.append(text[position : hit.start])
-        pieces.append(MASKS[hit.kind])
-        position = hit.end
-        counts[hit.kind] = counts.get(hit.kind, 0) + 1
-    pieces.append(text[position:])
-    return "".join(pieces), counts
+def _meta(raw: str | None) -> dict[str, Any]:
+    try:
+        meta = json.loads(raw or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return meta if isinstance(meta, dict) else {}

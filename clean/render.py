@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
 
-from cmner_build.console import err, info, out, warn
+from cmner_build.console import DataTable, err, info, out, warn
 
 from cmner_build.clean.image_report import ImageReportSummary
 from cmner_build.clean.image_stage import ImagesReport
 from cmner_build.clean.post_cleaning import CleanReport
+from cmner_build.clean.privacy import GoldPrivacyReport
 
 SCREEN_ROWS = 30
 
 
 def render_rules(rows: list[dict[str, Any]]) -> None:
-    table = Table(title="Text rules, in the order they run (then redaction, content filter, length)")
+    table = DataTable(title="Text rules, in the order they run (then redaction, content filter, length)")
     table.add_column("#", justify="right")
     table.add_column("name", no_wrap=True)
     table.add_column("on", no_wrap=True)
@@ -33,14 +33,14 @@ def render_rules(rows: list[dict[str, Any]]) -> None:
 
 def render_clean_report(report: CleanReport) -> None:
     title = "Dry run: nothing written" if report.dry_run else "clean"
-    table = Table(title=f"{title}: {report.posts_in_scope:,} posts, {report.texts_changed:,} texts changed")
+    table = DataTable(title=f"{title}: {report.posts_in_scope:,} posts, {report.texts_changed:,} texts changed")
     table.add_column("rule")
     table.add_column("posts", justify="right")
     table.add_column("changes", justify="right")
     for rule, totals in report.rules.items():
         table.add_row(rule, f"{totals['posts']:,}", f"{totals['changes']:,}")
     out.print(table)
-    table = Table(title="Posts after cleaning")
+    table = DataTable(title="Posts after cleaning")
     table.add_column("status / drop reason")
     table.add_column("posts", justify="right")
     for status, count in sorted(report.statuses.items()):
@@ -61,6 +61,9 @@ def render_clean_report(report: CleanReport) -> None:
         ids = ", ".join(report.frozen_would_change[:10])
         warn(f"{len(report.frozen_would_change)} posts already pushed to annotation would get another text under the "
              f"current rules; they are left as they are: {ids}")
+    if report.gold_with_private_data:
+        warn(f"{len(report.gold_with_private_data)} gold posts hold private data and export refuses them; mask it "
+             f"with `clean --gold`: {', '.join(report.gold_with_private_data[:10])}")
     if report.dry_run:
         info(f"dry run: {report.posts_changed:,} post records would be updated; run without --dry-run to write")
     elif report.posts_changed:
@@ -70,8 +73,33 @@ def render_clean_report(report: CleanReport) -> None:
         info("0 post records updated (nothing to do)")
 
 
+def render_gold_privacy(report: GoldPrivacyReport) -> None:
+    title = "Dry run: nothing written" if report.dry_run else "clean --gold"
+    table = DataTable(title=f"{title}: {report.posts_checked:,} gold posts, {len(report.posts_masked):,} masked")
+    table.add_column("kind")
+    table.add_column("hits masked", justify="right")
+    for kind, count in sorted(report.masked.items()):
+        table.add_row(kind, f"{count:,}")
+    out.print(table)
+    for dropped in report.entities_dropped:
+        out.print(f"  {dropped['post_id']}: entity {dropped['label']} {dropped['text']!r} dropped", markup=False)
+    if report.allowed:
+        info(f"{len(report.allowed)} hits are declared public and kept "
+             f"(posts {', '.join(sorted({row['post_id'] for row in report.allowed})[:10])})")
+    if report.conflicts:
+        warn(f"{len(report.conflicts)} hits overlap an entity and were left for you to decide; export refuses "
+             "these posts until then:")
+        for row in report.conflicts[:SCREEN_ROWS]:
+            out.print(f"  {row['post_id']}: {row['kind']} {row['value']!r} inside {row['entity']} "
+                      f"{row['entity_text']!r}", markup=False)
+        err.print("decide with `clean --gold --allow-pii POST_ID` (public, keep it) or "
+                  "`clean --gold --drop-entity POST_ID` (mask it, drop the entity)", markup=False, highlight=False)
+    if report.dry_run:
+        info(f"dry run: {len(report.posts_masked):,} gold posts would be masked; run without --dry-run to write")
+
+
 def render_images_result(report: ImagesReport) -> None:
-    table = Table(title=f"images: {report.checked:,} checked ({report.workers} process(es)), {report.kept:,} kept")
+    table = DataTable(title=f"images: {report.checked:,} checked ({report.workers} process(es)), {report.kept:,} kept")
     table.add_column("dropped because")
     table.add_column("images", justify="right")
     for reason, count in sorted(report.dropped.items(), key=lambda item: (-item[1], item[0])):
@@ -88,11 +116,11 @@ def render_images_result(report: ImagesReport) -> None:
 
 
 def render_image_report(summary: ImageReportSummary) -> None:
-    table = Table(title=f"Dropped images ({len(summary.dropped):,} in the workspace)")
+    table = DataTable(title=f"Dropped images ({len(summary.dropped):,} in the workspace)")
     for column in ("file", "post", "reason", "detail"):
         table.add_column(column, overflow="fold")
     for image in summary.dropped[:SCREEN_ROWS]:
-        table.add_row(image.file_name or "(no file)", image.post_id, image.reason, image.detail)
+        table.add_row(escape(image.file_name or "(no file)"), escape(image.post_id), image.reason, escape(image.detail))
     out.print(table)
     if len(summary.dropped) > SCREEN_ROWS:
         info(f"... {len(summary.dropped) - SCREEN_ROWS} more in the report")

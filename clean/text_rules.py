@@ -3,7 +3,7 @@
 Each rule is a regular expression and a replacement. A rule "changed" a post when at least one of its
 matches was replaced by something different from the matched text; that number of matches is the
 rule's count for the post. Rules always run on the original text, in order, so changing a rule and
-running `clean` again reproduces the text from scratch (notes/images_text.md §B1).
+running `clean` again reproduces the text from scratch.
 
 Traps avoided on purpose (each has a test):
   * no `\\b` next to CJK: in Python `re` CJK characters are `\\w`, so `\\b` finds no boundary there;

@@ -11,21 +11,76 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .commands import REGISTRARS
 from .errors import CmnerError
-from .workspace import WORKSPACE_ENV
+from . import WORKSPACE_ENV
+
+# Options that belong before the command: `cmner-build -w DIR stats`, not `cmner-build stats -w DIR`.
+GLOBAL_OPTIONS = ("-w", "--workspace", "--version")
+
+
+class PanelGroup(TyperGroup):
+    """Click's plain help, with the commands listed in panels in the order a corpus is built.
+
+    Plain on purpose: typer's rich help imports rich's markdown, syntax and traceback modules, which
+    would triple the time `cmner-build --help` takes (benchmarks/bench_foundation.py)."""
+
+    def format_commands(self, ctx, formatter) -> None:  # noqa: ANN001 - click's Context and HelpFormatter
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        commands = [(name, command) for name, command in commands if command is not None and not command.hidden]
+        if not commands:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in commands)  # as click's own listing
+        rows: dict[str, list[tuple[str, str]]] = {}
+        for name, command in commands:
+            rows.setdefault(HELP_PANELS.get(name, "Commands"), []).append((name, command.get_short_help_str(limit)))
+        for panel, panel_rows in rows.items():
+            with formatter.section(panel):
+                formatter.write_dl(panel_rows)
+
+    def resolve_command(self, ctx, args):  # noqa: ANN001, ANN201 - click's signature
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as error:
+            # typer < 0.25 appends "Did you mean ...?" to the message, and click >= 8.2 adds its own when
+            # it prints an error that carries `possibilities`: keep click's, say it once.
+            message = getattr(error, "message", None)
+            if getattr(error, "possibilities", None) and isinstance(message, str) and ". Did you mean" in message:
+                error.message = message.partition(". Did you mean")[0] + "."
+            raise
+
+    def invoke(self, ctx):  # noqa: ANN001, ANN201 - click's Context; returns what the command returns
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            # click's NoSuchOption (typer 0.25+ carries its own click, hence the check by name)
+            if type(error).__name__ == "NoSuchOption" and getattr(error, "option_name", None) in GLOBAL_OPTIONS:
+                error.message += (f" ({error.option_name} is a global option: put it before the command, "
+                                  f"e.g. cmner-build {error.option_name} DIR {ctx.invoked_subcommand or 'COMMAND'})")
+            raise
+
 
 app = typer.Typer(
     name="cmner-build",
+    cls=PanelGroup,
     help="Build Chinese multimodal NER corpora from Weibo, the way CMNER was built.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Example: cmner-build init corpus && cmner-build -w corpus crawl --topic 体育 --limit 50",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"cmner-build {version('cmner-build')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -38,6 +93,8 @@ def _global_options(
         help=f"Workspace folder (default: ${WORKSPACE_ENV}, else the current folder).",
         show_default=False,
     ),
+    _version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                  help="Print the version and exit."),
 ) -> None:
     ctx.obj = workspace
 

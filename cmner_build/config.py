@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .near_duplicates import SEARCH_METHODS
 
 CONFIG_NAME = "cmner.toml"
+# Posts longer than this (after cleaning) are dropped, as in CMNER; crawl reports them, clean drops them.
+DEFAULT_MAX_CHARS = 250
 
-DEFAULT_CONFIG = """\
+DEFAULT_CONFIG = f"""\
 # cmner-build workspace settings. Every value shown is the default; edit what you need.
 # Secrets (the Weibo cookie, Doccano passwords) are never stored here: see the README.
 
@@ -23,7 +26,7 @@ DEFAULT_CONFIG = """\
 # Hashtag topics to crawl; a post's topic is its category for stratified splits.
 topics = ["体育", "旅游", "科技"]
 # Posts longer than this many characters (after cleaning) are dropped, as in CMNER.
-max_chars = 250
+max_chars = {DEFAULT_MAX_CHARS}
 # Seed for every random choice (pilot sample, splits, image draw in baselines).
 seed = 42
 
@@ -32,6 +35,10 @@ seed = 42
 ratio = "3:1:1"
 # Posts whose character 3-gram Jaccard similarity reaches this are kept in one split.
 near_duplicate_jaccard = 0.7
+# How clean and export find those pairs: "exact" finds every one (all pairs, about a second for
+# 20,000 posts); "minhash" (MinHash LSH) is an approximation for corpora far larger, and misses pairs
+# near the threshold (docs/near_duplicates.md). The stats leak audit always searches exactly.
+near_duplicate_search = "exact"
 
 [crawl]
 # Seconds between requests to m.weibo.cn, plus uniform jitter of up to `jitter` seconds.
@@ -58,9 +65,11 @@ image_referer = "https://weibo.com/"
 
 [clean]
 # `cmner-build clean` rebuilds posts.text from the original text with the built-in rules (list them
-# with `cmner-build clean --list-rules`), then your rules, then redaction and the content filter.
-# Privacy: kinds that are masked (<PHONE>, <ID>, <EMAIL>, <QQ>).
-redact = ["phone", "id_card", "email", "qq"]
+# with `cmner-build clean --list-rules`) and your rules, with redaction before and after them, then the
+# content filter.
+# Privacy: kinds that are masked (<PHONE>, <ID>, <EMAIL>, <QQ>, <WECHAT>, <CARD>); `export` refuses gold
+# posts holding one (mask them with `clean --gold`) and `stats` counts what is left.
+redact = ["phone", "id_card", "email", "qq", "wechat", "bank_card"]
 # Unfit content: posts with a lexicon term are dropped as unfit:<category>. The bundled lexicon is
 # small; add files with one `term<TAB>category` per line (paths relative to this folder).
 default_lexicon = true
@@ -129,6 +138,10 @@ guideline = ""
 project_prefix = ""
 # New annotator passwords are appended here, readable by the owner only (mode 0600).
 password_file = "annotator-passwords.tsv"
+# An export zip handed over (`annotate pull --from-export`) may unpack to at most this many MiB per
+# member and in total (a real batch export is a few hundred KB; the limits stop zip bombs).
+export_member_mb = 256
+export_total_mb = 1024
 
 [agreement]
 # The pilot passes when mean pairwise strict span F1 reaches this (the paper's 90 %).
@@ -206,7 +219,7 @@ class Settings:
 
     @property
     def max_chars(self) -> int:
-        return self.get("corpus", "max_chars", int, 250)
+        return self.get("corpus", "max_chars", int, DEFAULT_MAX_CHARS)
 
     @property
     def seed(self) -> int:
@@ -223,9 +236,63 @@ class Settings:
             raise ConfigError(f"{self._where()}split.near_duplicate_jaccard must be in (0, 1], found {value}")
         return value
 
+    @property
+    def near_duplicate_search(self) -> str:
+        value = self.get("split", "near_duplicate_search", str, "exact")
+        if value not in SEARCH_METHODS:
+            raise ConfigError(
+                f"{self._where()}split.near_duplicate_search must be one of {', '.join(SEARCH_METHODS)}, found {value!r}"
+            )
+        return value
+
 
 def default_settings() -> Settings:
     return Settings(tomllib.loads(DEFAULT_CONFIG))
+
+
+# Keys a stage reads that the commented cmner.toml does not show (advanced), with a value of their type.
+EXTRA_KEYS: dict[tuple[str, str], Any] = {
+    ("crawl", "user_agent"): "",
+    ("clean", "rules"): [{}],  # [[clean.rules]] tables, checked field by field by clean's text rules
+}
+_ITEM_NAMES = {str: "strings", int: "integers", float: "numbers", bool: "true or false values"}
+
+
+def check_settings(data: dict[str, Any], path: Path) -> None:
+    """Every table and key of cmner.toml must be one the toolkit reads, with the type of its default:
+    a misspelt key (`ratoi = "8:1:1"`) is an error naming it and the file, never silently ignored."""
+    import difflib
+
+    schema: dict[str, dict[str, Any]] = tomllib.loads(DEFAULT_CONFIG)
+    for (section, key), example in EXTRA_KEYS.items():
+        schema.setdefault(section, {})[key] = example
+    for section, table in data.items():
+        if section not in schema:
+            hint = difflib.get_close_matches(section, schema, n=1)
+            raise ConfigError(f"{path}: unknown table [{section}]" + (f"; did you mean [{hint[0]}]?" if hint else
+                              f"; the tables are {', '.join(f'[{name}]' for name in schema)}"))
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        for key, value in table.items():
+            if key not in schema[section]:
+                hint = difflib.get_close_matches(key, schema[section], n=1)
+                raise ConfigError(f"{path}: unknown key {key!r} in [{section}]" + (
+                    f"; did you mean {hint[0]!r}?" if hint else f"; the keys are {', '.join(schema[section])}"))
+            _check_type(f"{path}: {section}.{key}", value, schema[section][key])
+
+
+def _check_type(where: str, value: Any, default: Any) -> None:
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return  # a float setting may be written as an integer
+    if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+        raise ConfigError(f"{where} must be {_TYPE_NAMES.get(expected, expected.__name__)}, found {value!r}")
+    if expected is list:
+        item_type = type(default[0]) if default else str  # the empty defaults are lists of names or paths
+        if item_type is not dict and not all(isinstance(item, item_type) and not isinstance(item, bool)
+                                             or item_type is bool and isinstance(item, bool) for item in value):
+            raise ConfigError(f"{where} must be a list of {_ITEM_NAMES.get(item_type, item_type.__name__)}, "
+                              f"found {value!r}")
 
 
 def load_settings(path: Path) -> Settings:
@@ -238,4 +305,5 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(f"{path}: {error}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8") from None
+    check_settings(data, path)
     return Settings(data, path)

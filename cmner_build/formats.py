@@ -9,17 +9,26 @@ Repairs made while reading are reported as warnings, never silent:
   * an `I-X` tag that does not continue an `X` entity is read as `B-X` (the conlleval reading);
     pass strict=True to make it an error instead;
   * a header with no token lines after it (an empty post) is skipped.
+A post id that is not 1-64 ASCII letters and digits (`safety.check_post_id`), and a token holding a
+control character (NUL, a lone CR, ESC...), are errors.
 Everything else that is malformed raises FormatError with the file and line number.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from .errors import FormatError
 from .model import split_tag
+from .safety import is_valid_post_id
+
+# C0 control characters and DEL (NUL, a lone CR, ESC, ...) are never text of a post (U+0085 and the
+# other line separators are, rarely); the tab separates
+# token and tag and never reaches a token.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 FORMATS: dict[str, dict[str, str]] = {
     "cmner": {"header": "WID:", "tokenization": "char", "newline": "\r\n"},
@@ -83,6 +92,9 @@ def read_tagged_text(text: str, path: str | Path, fmt: str, *, strict: bool = Fa
             doc_id = line[len(header) :].strip()
             if not doc_id:
                 raise FormatError(f"{header} line without an id", path, line_number)
+            if not is_valid_post_id(doc_id):
+                # The id becomes part of file names and of `WID:` lines: no separators, NUL, newlines.
+                raise FormatError(f"post id {doc_id!r} is not valid (1-64 ASCII letters and digits)", path, line_number)
             current = TaggedDocument(doc_id, [], [], line_number)
             previous_label = None
             continue
@@ -95,6 +107,10 @@ def read_tagged_text(text: str, path: str | Path, fmt: str, *, strict: bool = Fa
             raise FormatError(f"expected <token><TAB><tag>, found no tab in {line!r}", path, line_number)
         token, tag = line.rsplit("\t", 1)
         tag = tag.strip()
+        control = _CONTROL_CHARACTER.search(token)
+        if control is not None:
+            raise FormatError(f"token {token!r} contains the control character U+{ord(control.group()):04X}",
+                              path, line_number)
         if not token:
             raise FormatError("empty token before the tab", path, line_number)
         if single_char and len(token) != 1:

@@ -8,17 +8,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Iterator
 
+from . import WORKSPACE_ENV
 from .config import CONFIG_NAME, DEFAULT_CONFIG, Settings, load_settings
 from .errors import WorkspaceError
 from .store import Store
 
 DB_NAME = "corpus.db"
 SUBDIRS = ("archive", "images", "exports", "runs")
-WORKSPACE_ENV = "CMNER_WORKSPACE"
 
 
 def default_workspace_root() -> Path:
@@ -59,12 +62,58 @@ class Workspace:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.db_path)
+        store = Store(self.db_path)
+        _settle_interrupted_export(self.root, store)
+        return store
+
+    def read_only_store(self) -> Store:
+        """A second, read-only connection (dry runs): it cannot change corpus.db. The caller closes it."""
+        return Store(self.db_path, read_only=True)
 
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
             del self.__dict__["store"]
+
+
+def _settle_interrupted_export(root: Path, store: Store) -> None:
+    """Bring the splits in line with the export folder a killed export left (see export_record)."""
+    if not store.scalar("SELECT COUNT(*) FROM pending_exports"):
+        return
+    from .export_record import settle_pending_exports
+    from .safety import stage_lock
+
+    try:
+        with stage_lock(root, "export"):
+            settle_pending_exports(store)
+    except (WorkspaceError, OSError):  # an export is running now (it settles them itself), or read-only
+        pass
+
+
+@contextmanager
+def workspace_for_run(root: Path | None) -> Iterator[Workspace]:
+    """The workspace a stage that brings data in (crawl) writes to, created when missing.
+
+    Call it only after the run's options are checked. When the block fails and this call created the
+    folder, and nothing was stored yet, the folder is removed again: a failed run leaves no half-made
+    workspace behind (a run that stored posts before failing keeps them; the same command resumes).
+    """
+    root = Path(root) if root is not None else default_workspace_root()
+    if (root / DB_NAME).exists():
+        workspace = open_workspace(root)
+        yield workspace
+        return
+    first_missing = next((folder for folder in [root.absolute(), *root.absolute().parents]
+                          if not folder.exists() and folder.parent.exists()), None)
+    workspace = init_workspace(root)[0]
+    try:
+        yield workspace
+    except BaseException:
+        stored = workspace.store.scalar("SELECT COUNT(*) FROM posts")
+        workspace.close()
+        if first_missing is not None and not stored:
+            shutil.rmtree(first_missing, ignore_errors=True)
+        raise
 
 
 def init_workspace(root: Path) -> tuple[Workspace, list[str]]:

@@ -26,6 +26,7 @@ from cmner_build.crawl.fetch import CrawlBlocked, Fault, Gone
 from cmner_build.crawl.html_text import flatten_html
 from cmner_build.crawl.parse import (
     IndexPage,
+    InvalidPostId,
     ParsedPost,
     ParseError,
     decode_json,
@@ -38,6 +39,7 @@ from cmner_build.crawl.parse import (
 )
 from cmner_build.crawl.record import needs_completion, pending_images, record_post
 from cmner_build.crawl.session import CrawlSession
+from cmner_build.safety import check_name
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class Crawler:
 
     def run(self, plan: CrawlPlan) -> None:
         """Crawl each topic in turn. --limit ends a topic; a login redirect or persistent faults raise."""
+        for topic in plan.topics:
+            check_topic(topic)
         self.summary.topics = list(plan.topics)
         for topic in plan.topics:
             self._crawl_topic(topic, plan)
@@ -198,6 +202,9 @@ class Crawler:
         self.summary.posts_seen += 1
         try:
             post = parse_mblog(mblog, now=fetched_at)
+        except InvalidPostId as error:
+            self.session.reject("invalid_id", f"post dropped: {error}")
+            return False
         except ParseError:
             self.summary.skipped["unparseable"] += 1
             return False
@@ -256,6 +263,11 @@ class Crawler:
             self.summary.detail_pages += 1
         missing = post.pic_num - len(post.image_urls)
         return {"images_missing": missing} if missing > 0 else {}
+
+
+def check_topic(topic: object) -> str:
+    """A topic name (from --topic, cmner.toml or an archive's containerid) is a name: UnsafeInputError if not."""
+    return check_name(topic, what="topic")
 
 
 def complete_text(post: ParsedPost, long_html: str) -> None:

@@ -1,4 +1,4 @@
-"""m.weibo.cn URLs (notes/weibo.md §1): building them, and reading them back from an archive index."""
+"""m.weibo.cn URLs (docs/weibo.md §1): building them, and reading them back from an archive index."""
 
 from __future__ import annotations
 

@@ -1,10 +1,15 @@
 """Polite HTTP with httpx: a delay with jitter between requests, exponential back-off on faults.
 
-Faults that are retried (notes/weibo.md §5): HTTP 403 / 414 / 418 / 429 / 432 / 5xx, timeouts and
-network errors, other redirects, and bodies the caller rejects (non-JSON or truncated JSON, a captcha
-reply `{"url": …}` without `data`, an `ok:0` that is not the end). A redirect to the login / visitor
-pages stops the crawl at once: retrying cannot fix an expired cookie. After `max_retries` retries the
-crawl stops with a message; everything done so far is committed, so the same command resumes.
+Faults that are retried with a back-off (docs/crawl.md): HTTP 403 / 414 / 418 / 429 / 432 / 5xx,
+timeouts and network errors (DNS, refused connections), other redirects, and API bodies the caller
+rejects (non-JSON or truncated JSON, a captcha reply `{"url": …}` without `data`, an `ok:0` that is
+not the end). A redirect to the login / visitor pages stops the crawl at once: retrying cannot fix an
+expired cookie. After `max_retries` retries the crawl stops with a message that names the real cause
+of the last failure; everything done so far is committed, so the same command resumes.
+
+A body the caller rejects as *content* (`BadContent`: a picture URL answering 200 with an HTML page,
+an SVG, an empty or cut body) is not a transport fault: it is fetched once more after the usual
+politeness delay, then raised to the caller, which records it on that one item and goes on.
 """
 
 from __future__ import annotations
@@ -24,6 +29,12 @@ from cmner_build.errors import CmnerError
 from cmner_build.crawl.settings import CrawlSettings
 
 RETRY_STATUSES = {403, 408, 414, 418, 425, 429, 432}
+THROTTLE_STATUSES = {"http_403", "http_414", "http_418", "http_429", "http_432"}
+CONTENT_RETRIES = 1  # a body that is not the thing asked for is fetched once more, then recorded as bad
+_DNS_FAILURE = re.compile(
+    r"name or service not known|nodename nor servname|temporary failure in name resolution|getaddrinfo|"
+    r"no address associated|could not resolve|name resolution", re.I)
+_REFUSED = re.compile(r"connection refused|errno 111|errno 61\b|actively refused", re.I)
 LOGIN_LOCATION = re.compile(r"passport\.weibo|/login|/signin|visitor|sso\.|security\.weibo", re.I)
 
 
@@ -33,6 +44,16 @@ class Fault(Exception):
     def __init__(self, kind: str, detail: str = "") -> None:
         super().__init__(f"{kind}{': ' + detail if detail else ''}")
         self.kind = kind
+        self.detail = detail
+
+
+class BadContent(Exception):
+    """A body arrived but is not what was asked for (an HTML page instead of a picture, an empty or cut
+    body): a content error of this one thing, not a transport fault. Retried once, never backed off."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}{': ' + detail if detail else ''}")
+        self.reason = reason
         self.detail = detail
 
 
@@ -130,8 +151,9 @@ class Fetcher:
     ) -> tuple[Reply, Any]:
         settings = self.settings
         header_index = 0
-        last_fault = "unknown"
-        for attempt in range(settings.max_retries + 1):
+        retries = 0  # transport faults retried so far (each after a back-off)
+        bad_bodies = 0  # bodies the caller rejected as content (retried once, without a back-off)
+        while True:
             self._wait_turn(delay)
             reply: Reply | None = None
             try:
@@ -139,32 +161,37 @@ class Fetcher:
                 fault = self._status_fault(url, reply)
                 if fault is None:
                     return reply, validate(reply)
+            except BadContent as bad:
+                bad_bodies += 1
+                self._count(url, reply, f"bad_content:{bad.reason}")
+                if bad_bodies > CONTENT_RETRIES:
+                    raise
+                continue  # one more try after the politeness delay: a body cut by the network comes whole
             except Fault as caught:
                 fault = caught
             except httpx.TimeoutException:
-                fault = Fault("timeout")
+                fault = Fault("timeout", f"no answer within {settings.timeout:g} s")
             except httpx.TransportError as error:
-                fault = Fault("network", type(error).__name__)
+                fault = network_fault(url, error)
             finally:
                 self._last_request_end = time.monotonic()
-            last_fault = fault.kind
-            self.faults[fault.kind] = self.faults.get(fault.kind, 0) + 1
-            if self.on_fault is not None:
-                self.on_fault(url, reply, fault.kind)
+            self._count(url, reply, fault.kind)
             if fault.kind == "http_403" and header_index + 1 < len(header_sets):
                 header_index += 1  # the other Referer, without waiting out a back-off
                 continue
-            if attempt < settings.max_retries:
-                # The back-off replaces the politeness delay before the retry, and is never shorter.
-                pause = max(min(settings.backoff_cap, settings.backoff_base * (2**attempt)), self._delay(delay))
-                self.waited += pause
-                self.sleep(pause)
-                self._last_request_end = None
-        raise CrawlBlocked(
-            f"{_short(url)}: still failing after {settings.max_retries} retries (last: {last_fault}). "
-            "Weibo is throttling or blocking this client; wait (418 blocks last hours), check the cookie, "
-            "then run the same command again: it resumes where it stopped"
-        )
+            if retries >= settings.max_retries:
+                raise CrawlBlocked(blocked_message(url, fault, settings))
+            # The back-off replaces the politeness delay before the retry, and is never shorter.
+            pause = max(min(settings.backoff_cap, settings.backoff_base * (2**retries)), self._delay(delay))
+            retries += 1
+            self.waited += pause
+            self.sleep(pause)
+            self._last_request_end = None
+
+    def _count(self, url: str, reply: "Reply | None", kind: str) -> None:
+        self.faults[kind] = self.faults.get(kind, 0) + 1
+        if self.on_fault is not None:
+            self.on_fault(url, reply, kind)
 
     def _wait_turn(self, delay: float) -> None:
         if self._last_request_end is None:
@@ -202,7 +229,7 @@ class Fetcher:
                     f"browser, copy the Cookie request header into ${self.settings.cookie_env}, and run the same "
                     "command again: the crawl resumes where it stopped"
                 )
-            return Fault(f"redirect_{status}")
+            return Fault(f"redirect_{status}", location[:160])
         if status in (404, 410):
             raise Gone(status)
         if status in RETRY_STATUSES or status >= 500:
@@ -210,6 +237,40 @@ class Fetcher:
         if status != 200:
             return Fault(f"http_{status}")
         return None
+
+
+def network_fault(url: str, error: Exception) -> Fault:
+    """A transport error as a fault that names its real cause (DNS, refused connection, other)."""
+    text = str(error) or type(error).__name__
+    host = urlsplit(url).hostname or url
+    if _DNS_FAILURE.search(text):
+        return Fault("dns", f"could not resolve host {host} ({text})")
+    if _REFUSED.search(text):
+        return Fault("connection_refused", f"connection refused by {host} ({text})")
+    return Fault("network", f"{type(error).__name__}: {text}")
+
+
+def blocked_message(url: str, fault: Fault, settings: CrawlSettings) -> str:
+    """The final error after every retry: the real cause of the last failure, and what to do."""
+    where = _short(url)
+    retries = f"after {settings.max_retries} retries"
+    resume = "then run the same command again: it resumes where it stopped"
+    if fault.kind in ("dns", "connection_refused", "network"):
+        return f"{where}: {fault.detail} {retries}. Check the network connection and the base URL ({settings.api_base}), {resume}"
+    if fault.kind == "timeout":
+        return f"{where}: {fault.detail} {retries}. Check the network connection, {resume}"
+    if fault.kind == "captcha":
+        return (f"{where}: Weibo answers with a captcha (verification) reply {retries}. Open m.weibo.cn in a browser "
+                f"with the same cookie, pass the check, {resume}")
+    if fault.kind in THROTTLE_STATUSES:
+        return (f"{where}: HTTP {fault.kind[5:]} {retries}: Weibo is throttling or blocking this client. Wait (418 "
+                f"blocks last hours), check the cookie in ${settings.cookie_env}, {resume}")
+    if fault.kind.startswith("http_"):
+        return f"{where}: the server answered HTTP {fault.kind[5:]} {retries}, {resume}"
+    if fault.kind.startswith("redirect_"):
+        return f"{where}: redirected (HTTP {fault.kind[9:]}) {retries}: {fault.detail or 'no Location'}, {resume}"
+    return (f"{where}: the reply is not the expected one ({fault}) {retries}; Weibo sends such replies to a client "
+            f"it throttles: wait, {resume}")
 
 
 def _short(url: str) -> str:

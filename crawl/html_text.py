@@ -1,6 +1,6 @@
 """Flatten the HTML of `mblog.text` / `longTextContent` into the post's plain text.
 
-Rules (notes/weibo.md §2.4): topic links keep their `#…#` text, emoji images become their alt text
+Rules (docs/weibo.md §2.2): topic links keep their `#…#` text, emoji images become their alt text
 (`[哈哈]`), other links become their label (`网页链接`, `@name`), `<br />` becomes a newline, and the
 truncation marker ` ...<a href="/status/<id>">全文</a>` is removed and reported. Nothing else is
 changed: zero-width spaces, emoticons and link labels stay for the clean stage's counted rules.

@@ -28,6 +28,7 @@ from cmner_build.crawl.html_text import flatten_html
 from cmner_build.crawl.images import find_archived_image
 from cmner_build.crawl.parse import (
     IndexPage,
+    InvalidPostId,
     ParsedPost,
     ParseError,
     decode_json,
@@ -40,6 +41,7 @@ from cmner_build.crawl.parse import (
 )
 from cmner_build.crawl.record import needs_completion, pending_images, record_post
 from cmner_build.crawl.session import CrawlSession
+from cmner_build.safety import name_problem
 
 MIN_PREFIX = 10  # characters of truncated text needed to match a long text by content
 _SPACE = re.compile(r"\s+")
@@ -71,7 +73,7 @@ def read_archive(source: Path, summary_skips: Any) -> ArchiveContents:
     contents = ArchiveContents()
     files = sorted(
         path for path in source.rglob("*")
-        if path.is_file() and path.name != INDEX_NAME
+        if path.is_file() and not path.is_symlink() and path.name != INDEX_NAME  # links may point anywhere
         and path.relative_to(source).parts[0] != IMAGES_SUBDIR
         and not any(part.startswith(".") for part in path.relative_to(source).parts)  # .partial/, .lock files
     )
@@ -150,6 +152,10 @@ def import_archive(session: CrawlSession, source: Path, *, topic: str | None = N
         if page_topic is None:
             summary.files_skipped["unknown_topic"] += 1
             continue
+        problem = name_problem(page_topic)
+        if problem is not None:
+            session.reject("bad_topic", f"{recorded.file}: topic {page_topic!r} {problem}; page skipped", files=True)
+            continue
         if topic is not None and recorded.topic is not None and recorded.topic != topic:
             summary.files_skipped["other_topic"] += 1
             continue
@@ -174,6 +180,9 @@ def _import_post(session: CrawlSession, contents: ArchiveContents, mblog: dict[s
     summary.posts_seen += 1
     try:
         post = parse_mblog(mblog, now=recorded.fetched_at)
+    except InvalidPostId as error:
+        session.reject("invalid_id", f"{recorded.file}: post dropped: {error}")
+        return
     except ParseError:
         summary.skipped["unparseable"] += 1
         return

@@ -1,7 +1,7 @@
 """Parse m.weibo.cn responses: getIndex pages, the `mblog` post object, statuses/extend, detail pages.
 
 Pure functions over decoded JSON (or HTML for the detail page); no network, no store. The shapes are
-those in notes/weibo.md §1.2, §2 and §7, checked against the real responses in ../shared/data/weibo.
+those in docs/weibo.md (§1.1 paging, §2 responses), checked against real m.weibo.cn responses.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from cmner_build.crawl.dates import parse_created_at
 from cmner_build.crawl.html_text import flatten_html
 from cmner_build.crawl.ids import mid_to_bid
+from cmner_build.safety import is_valid_post_id
 
 END_MESSAGE = "这里还没有内容"
 SIZE_TOKEN = re.compile(r"^(?:large|mw\d+|bmiddle|thumb\d+|thumbnail|square|orj\d+|woriginal|original|crop\.[^/]*)$")
@@ -25,6 +26,14 @@ DEFAULT_IMAGE_HOST = "wx1.sinaimg.cn"
 
 class ParseError(ValueError):
     """A body that is not the response it should be (the caller retries or skips it)."""
+
+
+class InvalidPostId(ParseError):
+    """A post whose bid or mid is not a valid post id: it is dropped (never stored), the crawl goes on."""
+
+    def __init__(self, message: str, value: object) -> None:
+        super().__init__(message)
+        self.value = value
 
 
 @dataclass
@@ -126,8 +135,12 @@ def parse_mblog(mblog: dict[str, Any], now: datetime | None = None) -> ParsedPos
     """One post. `now` reads relative dates ('06-14', '3小时前'): the time the response was fetched."""
     mid = str(mblog.get("mid") or mblog.get("id") or mblog.get("idstr") or "")
     bid = str(mblog.get("bid") or mblog.get("mblogid") or "")
+    # Both ids become file names and release lines: check them before anything else reads them.
+    for name, value in (("bid", bid), ("mid", mid)):
+        if value and not is_valid_post_id(value):
+            raise InvalidPostId(f"{name} {value!r} is not a valid post id (1-64 ASCII letters and digits)", value)
     if not bid:
-        if not mid.isdigit():
+        if not (mid.isascii() and mid.isdigit()):
             raise ParseError("post without an id (no mid, id or bid)")
         bid = mid_to_bid(mid)
     html = mblog.get("text") or ""
@@ -154,7 +167,7 @@ def parse_mblog(mblog: dict[str, Any], now: datetime | None = None) -> ParsedPos
         posted_at=created.iso if created else None,
         posted_at_precision=created.precision if created else None,
         created_at_raw=mblog.get("created_at"),
-        user_id=str(user["id"]) if isinstance(user, dict) and user.get("id") is not None else None,
+        user_id=_user_id(user),
         is_repost=isinstance(mblog.get("retweeted_status"), dict),
         is_deleted=deleted,
         is_pinned=_int(mblog.get("mblogtype")) == 2 or bool(mblog.get("isTop")),
@@ -254,6 +267,12 @@ def parse_count(value: Any) -> int | None:
         return int(round(float(text) * scale))
     except ValueError:
         return None
+
+
+def _user_id(user: Any) -> str | None:
+    """The author's id when it is a plain id; anything else is not stored (it is only metadata)."""
+    value = str(user["id"]) if isinstance(user, dict) and user.get("id") is not None else None
+    return value if is_valid_post_id(value) else None
 
 
 def _int(value: Any) -> int | None:

@@ -117,8 +117,31 @@ def mark_image_gone(store: Store, image_id: int, status: int) -> None:
     )
 
 
+def mark_image_bad(store: Store, image_id: int, reason: str, detail: str) -> None:
+    """A body that arrived but is no picture: dropped with the clean stage's reason and the detail that
+    `images --report` shows (images.meta.check.detail)."""
+    store.execute(
+        "UPDATE images SET status = 'dropped', drop_reason = ?, "
+        "meta = json_set(COALESCE(meta, '{}'), '$.check', json_object('detail', ?, 'source', 'crawl')) "
+        "WHERE image_id = ? AND status = 'pending'",
+        (reason, detail, image_id),
+    )
+
+
+def note_image_failure(store: Store, image_id: int, error: str) -> None:
+    """A pending picture whose download stopped the run: counted in images.meta, so it is tried after
+    the pictures that never failed (see `pending_images`)."""
+    store.execute(
+        "UPDATE images SET meta = json_set(COALESCE(meta, '{}'), '$.fetch_failures', "
+        "COALESCE(json_extract(meta, '$.fetch_failures'), 0) + 1, '$.last_error', ?) "
+        "WHERE image_id = ? AND status = 'pending'",
+        (error[:300], image_id),
+    )
+
+
 def pending_images(store: Store, post_id: str | None = None, topic: str | None = None) -> list[Any]:
-    """Pictures of crawled posts still waiting for their bytes, in post and picture order."""
+    """Pictures of crawled posts still waiting for their bytes, in post and picture order; pictures
+    whose download already stopped a run come last."""
     sql = (
         "SELECT images.image_id, images.post_id, images.position, images.url FROM images "
         "JOIN posts ON posts.post_id = images.post_id "
@@ -131,7 +154,8 @@ def pending_images(store: Store, post_id: str | None = None, topic: str | None =
     if topic is not None:
         sql += " AND posts.topic = ?"
         parameters.append(topic)
-    return store.query(sql + " ORDER BY posts.rowid, images.position", parameters)
+    order = " ORDER BY COALESCE(json_extract(images.meta, '$.fetch_failures'), 0), posts.rowid, images.position"
+    return store.query(sql + order, parameters)
 
 
 def over_limit_count(store: Store, max_chars: int) -> int:

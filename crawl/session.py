@@ -7,15 +7,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from cmner_build.safety import UnsafeInputError, is_valid_post_id
 from cmner_build.store import Store
 
 from cmner_build.crawl import state
 from cmner_build.crawl.archive import ArchiveWriter, parse_at
 from cmner_build.crawl.endpoints import fetch_image_url
-from cmner_build.crawl.fetch import Fault, Fetcher, Gone, Reply
+from cmner_build.crawl.fetch import BadContent, CrawlBlocked, Fault, Fetcher, Gone, Reply
 from cmner_build.crawl.images import BadImage, existing_image, image_type, keep_in_archive, write_image
 from cmner_build.crawl.parse import image_pid
-from cmner_build.crawl.record import mark_downloaded, mark_image_gone
+from cmner_build.crawl.record import mark_downloaded, mark_image_bad, mark_image_gone, note_image_failure
 from cmner_build.crawl.settings import CrawlSettings
 from cmner_build.crawl.summary import CrawlSummary
 
@@ -134,6 +135,11 @@ class CrawlSession:
     def download_image(self, row: Any) -> bool:
         """Fetch one pending picture (or adopt a complete file a killed run already wrote). True if stored."""
         image_id, post_id, position, url = row["image_id"], row["post_id"], row["position"], row["url"]
+        if not is_valid_post_id(post_id):  # stored before ids were checked: never a file name
+            with self.store.transaction():
+                mark_image_bad(self.store, image_id, "invalid_post_id", f"post id {post_id!r} cannot name a file")
+            self.reject("invalid_id", f"picture of post {post_id!r} not fetched: the id is not a valid post id")
+            return False
         found = existing_image(self.images_dir, post_id, position)
         fetch_url = fetch_image_url(url, self.settings.image_base)
         if found is not None:
@@ -146,37 +152,70 @@ class CrawlSession:
                 try:
                     return image_type(reply.body)
                 except BadImage as error:
-                    raise Fault("bad_image", str(error)) from None
+                    raise BadContent(error.reason, str(error)) from None
 
             try:
                 reply, _ = self.fetcher.image(fetch_url, check)
+            except CrawlBlocked as blocked:
+                # Transport faults stop the run (the next one resumes), but this picture goes to the end of
+                # the queue: one picture that keeps failing never keeps the others from being fetched.
+                with self.store.transaction():
+                    note_image_failure(self.store, image_id, str(blocked))
+                raise
             except Gone as gone:
                 with self.store.transaction():
                     mark_image_gone(self.store, image_id, gone.status)
                     state.log_request(self.store, kind="image", url=fetch_url, outcome="gone", http_status=gone.status)
                 self.summary.images_failed += 1
                 return False
+            except BadContent as bad:
+                # The body arrived but is no picture: recorded on this image, the crawl goes on.
+                with self.store.transaction():
+                    mark_image_bad(self.store, image_id, bad.reason, bad.detail)
+                    state.log_request(self.store, kind="image", url=fetch_url, outcome=f"bad_content:{bad.reason}")
+                self.summary.images_bad[bad.reason] += 1
+                return False
             image_file = write_image(self.images_dir, post_id, position, reply.body)
             http_status, elapsed = reply.status, reply.elapsed_ms
-        archived = keep_in_archive(self.images_dir / image_file.file_name, self.archive.images_dir, image_pid(url))
+        archived = self._keep_in_archive(image_file.file_name, image_pid(url))
         with self.store.transaction():
             mark_downloaded(self.store, image_id, image_file.file_name, image_file.sha256, image_file.width,
                             image_file.height)
             state.log_request(
                 self.store, kind="image", url=fetch_url, outcome="ok" if http_status else "ok:adopted",
-                http_status=http_status, archive_file=archived.relative_to(self.archive.root).as_posix(),
-                size=image_file.size, elapsed_ms=elapsed,
+                http_status=http_status, archive_file=archived, size=image_file.size, elapsed_ms=elapsed,
             )
         self.summary.images_downloaded += 1
         return True
 
+    def _keep_in_archive(self, file_name: str, pid: str) -> str | None:
+        """archive/images/<pid>.<ext> (relative), or None when the picture id cannot be a file name."""
+        try:
+            archived = keep_in_archive(self.images_dir / file_name, self.archive.images_dir, pid)
+        except UnsafeInputError as error:
+            self.reject("bad_picture_id", f"picture not archived: {error}", files=True)
+            return None
+        return archived.relative_to(self.archive.root).as_posix()
+
+    def reject(self, reason: str, message: str, *, files: bool = False) -> None:
+        """A bad item from outside (an invalid id, a topic that cannot be a name): not stored; counted
+        under `reason`, named with its reason in the summary and recorded as an event."""
+        (self.summary.files_skipped if files else self.summary.skipped)[reason] += 1
+        self.summary.reject(message)
+        with self.store.transaction():
+            self.store.log_event("crawl", "rejected", message, reason=reason)
+
     def adopt_archived_image(self, row: Any, source: Path) -> bool:
         """Copy a picture's bytes found in an archive into images/ (from-archive); False if they are bad."""
+        if not is_valid_post_id(row["post_id"]) or source.is_symlink():
+            self.reject("bad_image", f"{source.name}: not adopted for post {row['post_id']!r}", files=True)
+            return False
         data = source.read_bytes()
         try:
             image_file = write_image(self.images_dir, row["post_id"], row["position"], data)
-        except BadImage:
+        except BadImage as error:
             self.summary.files_skipped["bad_image"] += 1
+            self.summary.reject(f"{source.name}: {error}")
             return False
         with self.store.transaction():
             mark_downloaded(self.store, row["image_id"], image_file.file_name, image_file.sha256, image_file.width,

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from cmner_build.config import Settings
+from cmner_build.config import DEFAULT_MAX_CHARS, Settings
 from cmner_build.errors import ConfigError
 
 API_BASE_ENV = "CMNER_WEIBO_API_BASE"
@@ -42,10 +42,17 @@ class CrawlSettings:
     fallback_referer: str = "https://m.weibo.cn/"
     user_agent: str = DEFAULT_USER_AGENT
     containers: tuple[str, ...] = CONTAINERS
-    max_chars: int = 250
+    max_chars: int = DEFAULT_MAX_CHARS
 
     def cookie(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The cookie header value, or None when unset; ConfigError (never showing it) when it cannot be one."""
         value = (environ if environ is not None else os.environ).get(self.cookie_env, "").strip()
+        problem = cookie_problem(value)
+        if problem is not None:
+            raise ConfigError(
+                f"${self.cookie_env} {problem}, so it cannot be sent as a Cookie header. Copy the value of the "
+                "Cookie request header from the browser's developer tools again, as one line of plain ASCII"
+            )
         return value or None
 
     def with_overrides(self, **values: Any) -> "CrawlSettings":
@@ -54,6 +61,18 @@ class CrawlSettings:
         if changed.image_base:
             check_base_url("image_base", changed.image_base)
         return changed
+
+
+def cookie_problem(value: str) -> str | None:
+    """What makes `value` unusable as an HTTP header value; None when it is usable. Names only positions."""
+    for position, char in enumerate(value, start=1):
+        if char in "\r\n":
+            return f"contains a line break (character {position})"
+        if not char.isascii():
+            return f"contains a non-ASCII character (character {position})"
+        if ord(char) < 32 and char != "\t" or ord(char) == 127:
+            return f"contains a control character (character {position})"
+    return None
 
 
 def check_base_url(name: str, value: str) -> None:

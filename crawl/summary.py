@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+MAX_REJECTED_SHOWN = 20
+
+
 @dataclass
 class CrawlSummary:
     topics: list[str] = field(default_factory=list)
@@ -30,6 +33,13 @@ class CrawlSummary:
     max_chars: int | None = None
     files_read: int = 0  # --from-archive
     files_skipped: Counter = field(default_factory=Counter)  # --from-archive: reason -> files
+    rejected: list[str] = field(default_factory=list)  # the first bad items from outside, each with its reason
+    images_bad: Counter = field(default_factory=Counter)  # reason -> bodies that arrived but are no picture
+
+    def reject(self, message: str) -> None:
+        """Remember a bad outside item (bad id, bad topic) for the end summary; the count is kept elsewhere."""
+        if len(self.rejected) < MAX_REJECTED_SHOWN:
+            self.rejected.append(message)
 
     def status_line(self) -> str:
         dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(self.dropped.items())) or "0"
@@ -37,12 +47,14 @@ class CrawlSummary:
             f"pages {self.pages} · kept {self.posts_kept} · dropped {dropped} · "
             f"images {self.images_downloaded}/{self.images_found}"
         )
+        if self.images_bad:
+            line += f" · not pictures {sum(self.images_bad.values())}"
         if self.faults:
             line += f" · retries {sum(self.faults.values())}"
         return line
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("faults", "dropped", "skipped", "files_skipped"):
+        for key in ("faults", "dropped", "skipped", "files_skipped", "images_bad"):
             data[key] = dict(sorted(getattr(self, key).items()))
         return data

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from typing import Sequence
 
 from cmner_build.model import LABELS, count_by_label
+from cmner_build.privacy import KINDS, private_data_summary
 from cmner_build.splits import SPLITS
 from cmner_build.store import IMAGE_STATUSES, POST_STATUSES, Store
+from cmner_build.workspace import Workspace
 
 from cmner_build.stats.leaks import leak_audit
 
@@ -44,7 +47,21 @@ def _length_summary(lengths: list[int]) -> dict:
     }
 
 
-def compute_stats(store: Store, near_duplicate_jaccard: float = 0.7) -> dict:
+def workspace_stats(workspace: Workspace, plots: bool = True) -> dict:
+    """`cmner-build stats`: the statistics of the workspace, and (plots) the PNG plots written to
+    <workspace>/exports/, listed under "plots"."""
+    from cmner_build.privacy import kinds_from_settings
+
+    result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard,
+                           kinds_from_settings(workspace.settings))
+    if plots:
+        from cmner_build.stats.plots import write_plots
+
+        result["plots"] = [str(path) for path in write_plots(result, workspace.exports_dir)]
+    return result
+
+
+def compute_stats(store: Store, near_duplicate_jaccard: float = 0.7, private_kinds: Sequence[str] = KINDS) -> dict:
     posts = store.query("SELECT post_id, text, topic, status, split FROM posts")
     images_kept = Counter(
         row[0] for row in store.execute("SELECT post_id FROM images WHERE status = 'kept'")
@@ -101,5 +118,6 @@ def compute_stats(store: Store, near_duplicate_jaccard: float = 0.7) -> dict:
         "entities_per_post": _distribution([len(gold.get(row["post_id"], [])) for row in gold_posts]),
         "text_length": _length_summary([len(row["text"]) for row in gold_posts]),
         "leak_audit": audit,
+        "private_data": private_data_summary(store, private_kinds),
         "labels": list(LABELS),
     }

@@ -59,7 +59,7 @@ def spans(*triples: tuple[int, int, str]) -> tuple[Span, ...]:
 
 
 def exported_line(record: dict, example_id: int, label: list | None = None, comments: Sequence[str] = ()) -> dict:
-    """What Doccano's per-user export writes for an imported record (notes/doccano.md §2.9): id, text, the
+    """What Doccano's per-user export writes for an imported record (docs/doccano.md §4): id, text, the
     meta flattened to the top level, `label` sorted (the user's spans, UTF-16 offsets) and `Comments`."""
     meta = {key: value for key, value in record.items() if key not in ("text", "label")}
     spans = record["label"] if label is None else label

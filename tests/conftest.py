@@ -44,6 +44,9 @@ def _release_template(tmp_path_factory, request) -> Path:
         images_dir=SHARED_DATA / "cmner" / "images",
         workspace_images_dir=ws.images_dir,
     )
+    from cmner_build.clean.image_stage import check_imported_images
+
+    check_imported_images(ws.store, ws.images_dir, ws.settings)  # what `import --images` does
     ws.store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     ws.close()
     return root

@@ -41,3 +41,36 @@ def run_cli(*args: object, input: str | None = None, env: dict[str, str] | None 
         else:
             raise result.exception
     return CliResult(exit_code, result.stdout, result.stderr, error)
+
+
+# The example of a pair a candidate search at the threshold could miss: one character differs.
+HUREN_A = "湖人这四组三巨头，哪一组最强？#体育#"
+HUREN_B = "湖人这四组三巨作，哪一组最强？#体育#"
+
+
+def pair_at(shared: int, only_a: int, only_b: int, offset: int = 0) -> tuple[str, str]:
+    """Two texts whose 3-gram sets share `shared` grams and differ by only_a / only_b grams.
+
+    a = X + Y, b = X + Z with every character distinct: the grams inside X are shared; the ones that
+    touch Y (or Z) are not. |X| = shared + 2, |Y| = only_a, |Z| = only_b.
+    """
+    chars = [chr(0x4E00 + offset + k) for k in range(shared + 2 + only_a + only_b)]
+    x, rest = "".join(chars[: shared + 2]), chars[shared + 2 :]
+    return x + "".join(rest[:only_a]), x + "".join(rest[only_a:])
+
+
+# (shared, only_a, only_b) -> Jaccard: 14/20, 71/100, 15/20 and, just below, 69/100.
+AT_070 = pair_at(14, 3, 3)
+AT_071 = pair_at(71, 14, 15, offset=200)
+AT_075 = pair_at(15, 2, 3, offset=400)
+AT_069 = pair_at(69, 15, 16, offset=600)
+
+
+def mask_gold_private_data(store) -> dict:
+    """`clean --gold` on a store whose private data touches no entity (the shared release): export needs it."""
+    from cmner_build.clean.privacy import mask_gold_posts
+    from cmner_build.privacy import KINDS
+
+    report = mask_gold_posts(store, KINDS)
+    assert report.conflicts == []
+    return report.masked

@@ -1,6 +1,6 @@
 """`cmner-build adjudicate`: merge the versions, settle what the majority decides, apply decisions.
 
-The flow (notes/iaa.md §5.1): every post that all its annotators confirmed is merged (majority spans,
+The flow (docs/agreement.md, "Adjudication"): every post that all its annotators confirmed is merged (majority spans,
 typed conflict clusters, suggestions); posts without an open conflict are settled at once (gold = the
 majority spans); open conflicts wait for the adjudicator (terminal review, or a Doccano project whose
 export `adjudicate pull` applies), or are decided by the `--auto majority` policy (the suggestion,
@@ -16,7 +16,9 @@ from typing import Sequence
 from cmner_build.errors import CmnerError
 from cmner_build.model import validate_spans
 from cmner_build.store import Store
+from cmner_build.safety import holds_stage_lock
 
+from cmner_build.annotate.rounds import ANNOTATE_LOCK
 from cmner_build.annotate.adjudication.doccano import ExportLine
 from cmner_build.annotate.adjudication.merge import CONFLICT_TYPES, merge_post
 from cmner_build.annotate.adjudication.store import (
@@ -29,17 +31,9 @@ from cmner_build.annotate.adjudication.store import (
     sync_merges,
 )
 from cmner_build.annotate.agreement.data import load_annotated_posts, latest_version_per_post
+from cmner_build.annotate.settings import AUTO_MAJORITY_REASON
 
 AUTO_POLICIES: tuple[str, ...] = ("majority",)
-AUTO_MAJORITY_REASON = "auto_majority"
-DEFAULT_REASON_CODES: tuple[str, ...] = (
-    "guideline_gap",  # the guidelines do not cover the case: add a precedent
-    "ambiguous",  # genuinely ambiguous even with the guidelines and the image
-    "annotator_slip",  # the guidelines are clear; someone missed or mislabelled
-    "boundary_convention",  # where an entity starts or ends (titles, suffixes, 省/市, ...)
-    "type_convention",  # which label (e.g. a venue as LOC or ORG)
-    "other",
-)
 
 
 @dataclass
@@ -72,6 +66,7 @@ class AdjudicationSummary:
         }
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def merge_and_settle(store: Store, min_votes: int, batch_id: str | None = None, auto: str | None = None) -> AdjudicationSummary:
     """Merge every complete post, settle those without open conflicts (after the auto policy, if any)."""
     if auto is not None and auto not in AUTO_POLICIES:
@@ -126,6 +121,7 @@ class PullReport:
         return dict(self.__dict__)
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def apply_adjudicator_lines(store: Store, lines: Sequence[ExportLine], reason_codes: Sequence[str]) -> PullReport:
     """Settle each post whose export line carries a reason for every open conflict; gold = the line's spans."""
     report = PullReport()

@@ -5,7 +5,7 @@ it on the annotate stage's adapter (DoccanoAPI, ensure_sequence_labeling_project
 example_record, upload_jsonl, export_zip, read_export_zip), so there is one HTTP layer and one offset
 conversion.
 
-Ownership (notes/doccano.md §2.6): in a non-collaborative project, spans imported by the admin belong
+Ownership (docs/doccano.md §3): in a non-collaborative project, spans imported by the admin belong
 to the admin and the adjudicator never sees them. So the admin creates the project and adds the
 adjudicator as its project admin (Doccano lets only project admins import), and the records are
 uploaded logged in as the adjudicator: the pre-filled spans are theirs to keep, change or delete. The
@@ -30,18 +30,18 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from cmner_build.errors import CmnerError
-from cmner_build.store import Store, utc_now
+from cmner_build.store import Store
 from cmner_build.workspace import Workspace
+from cmner_build.safety import holds_stage_lock
 
 from cmner_build.annotate.adjudication.run import PullReport, apply_adjudicator_lines
 from cmner_build.annotate.adjudication.doccano import adjudication_record, adjudicator_file, adjudicator_lines
 from cmner_build.annotate.adjudication.store import load_posts
-from cmner_build.annotate.agreement.schema import ensure_schema
 from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoAuthError, DoccanoError
 from cmner_build.annotate.doccano.examples import META_POST_ID, ExportedExample, read_export_zip
 from cmner_build.annotate.doccano.projects import ensure_members, ensure_sequence_labeling_project
 from cmner_build.annotate.push import check_project, project_name, reconcile_examples
-from cmner_build.annotate.rounds import ADJUDICATION, last_batch_number
+from cmner_build.annotate.rounds import ADJUDICATION, ANNOTATE_LOCK, last_batch_number
 from cmner_build.annotate.users import ensure_account, read_passwords
 
 ADJUDICATION_GUIDELINE = (
@@ -155,8 +155,8 @@ class DoccanoAdjudicationServer:
 
 def connect_adjudication_server(workspace: Workspace, url: str | None = None) -> DoccanoAdjudicationServer:
     """The Doccano server of the workspace ([doccano] url, or `url`), logged in as the admin."""
-    from cmner_build.annotate.agreement.settings import agreement_settings
-    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
+    from cmner_build.annotate.doccano.connect import connect_admin
+    from cmner_build.annotate.settings import agreement_settings, annotate_settings
 
     password_env = agreement_settings(workspace.settings).adjudicator_password_env
     return DoccanoAdjudicationServer(connect_admin(workspace, url), annotate_settings(workspace).password_file,
@@ -188,11 +188,11 @@ def _unfinished_batches(store: Store) -> list[str]:
     return [row["batch_id"] for row in rows]
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def push_to_server(store: Store, server: AdjudicationServer, posts: Sequence[Any], adjudicator: str,
                    reason_codes: Sequence[str], prefix: str = "") -> PushResult:
     """Create an adjudication project holding every open post not already out for adjudication (after
     finishing any batch an interrupted run left behind)."""
-    ensure_schema(store)
     result = PushResult(url=server.url)
     out = {row["post_id"] for row in store.query(
         "SELECT p.post_id FROM batch_posts p JOIN batches b ON b.batch_id = p.batch_id WHERE b.round = ?",
@@ -212,15 +212,9 @@ def push_to_server(store: Store, server: AdjudicationServer, posts: Sequence[Any
         return result
     batch_id = _next_batch_id(store)
     with store.transaction():  # the plan first: a crash after this is finished by the next run
-        store.execute(
-            "INSERT INTO batches (batch_id, round, project_id, project_name, created_at, meta) VALUES (?, ?, NULL, ?, ?, ?)",
-            (batch_id, ADJUDICATION, project_name(store, batch_id, prefix), utc_now(),
-             json.dumps({"adjudicator": adjudicator})),
-        )
-        store.connection.executemany(
-            "INSERT INTO batch_posts (batch_id, post_id, text) VALUES (?, ?, ?)",
-            [(batch_id, post.merged.post_id, post.merged.text) for post in wanted],
-        )
+        store.create_batch(batch_id, ADJUDICATION, project_name(store, batch_id, prefix),
+                           posts=[(post.merged.post_id, post.merged.text, None) for post in wanted],
+                           meta={"adjudicator": adjudicator})
     result.batch_id, result.project_id = batch_id, _send_batch(store, server, batch_id, reason_codes, result)
     result.posts = len(wanted)
     return result
@@ -258,9 +252,9 @@ def _send_batch(store: Store, server: AdjudicationServer, batch_id: str, reason_
     return project_id
 
 
+@holds_stage_lock(ANNOTATE_LOCK)
 def pull_from_server(store: Store, server: AdjudicationServer, reason_codes: Sequence[str]) -> PullReport:
     """Apply the confirmed examples of every adjudication project that still has an open post."""
-    ensure_schema(store)
     total = PullReport()
     waiting = store.query(
         "SELECT DISTINCT b.batch_id, b.project_id, b.project_name, b.meta, b.created_at FROM batches b "

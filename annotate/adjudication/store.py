@@ -20,7 +20,6 @@ from cmner_build.store import Store, utc_now
 
 from cmner_build.annotate.adjudication.merge import Candidate, Cluster, MergedPost, spans_from_json, spans_to_json
 from cmner_build.annotate.agreement.data import AnnotatedPost
-from cmner_build.annotate.agreement.schema import ensure_schema
 
 DECISION_SOURCES: tuple[str, ...] = ("interactive", "doccano", "auto_majority")
 NO_ENTITIES = "no_entities"
@@ -76,7 +75,6 @@ def _insert(store: Store, merged: MergedPost) -> None:
 
 def sync_merges(store: Store, merged_posts: Sequence[MergedPost]) -> SyncReport:
     """Store new merges, keep unchanged and settled ones, redo open ones whose input changed."""
-    ensure_schema(store)
     report = SyncReport()
     existing = {row["post_id"]: row for row in store.query("SELECT post_id, input_hash, state FROM adjudication_posts")}
     status = {row["post_id"]: (row["status"], row["drop_reason"])
@@ -106,7 +104,6 @@ def sync_merges(store: Store, merged_posts: Sequence[MergedPost]) -> SyncReport:
 
 def load_posts(store: Store, state: str | None = None, post_ids: Iterable[str] | None = None) -> list[StoredPost]:
     """Stored merges with their clusters and decisions, in the order they were added."""
-    ensure_schema(store)
     wanted = None if post_ids is None else set(post_ids)
     clusters: dict[str, list[Cluster]] = {}
     decisions: dict[str, dict[int, Decision]] = {}

@@ -1,7 +1,7 @@
 """The pilot gate: main annotation starts only when the pilot agreement is good enough.
 
-The primary bar is the paper's: mean pairwise strict span F1 >= 0.90. The secondary bars (notes/iaa.md
-§0 and §7.C) catch a good mean that hides a bad pair or a bad frequent label, a pilot too small to
+The primary bar is the paper's: mean pairwise strict span F1 >= 0.90. The secondary bars (docs/agreement.md,
+"Why strict span F1") catch a good mean that hides a bad pair or a bad frequent label, a pilot too small to
 mean anything, and (optionally) an interval too wide to trust. All bars come from `[agreement]` in
 cmner.toml and are printed with the verdict, so the published "90 %" is unambiguous.
 """

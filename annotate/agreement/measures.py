@@ -1,7 +1,7 @@
 """Inter-annotator agreement of a set of posts: the report `cmner-build agreement` prints and stores.
 
 Primary measure: mean pairwise strict span F1, each pair's F1 micro-averaged over the posts both
-annotated (notes/iaa.md §3.5), then averaged over pairs. Also overlap and detection-only F1, per label
+annotated (docs/agreement.md, "The report"), then averaged over pairs. Also overlap and detection-only F1, per label
 and per pair; an annotator x annotator label confusion with NONE; character-level Cohen's kappa per
 pair, Fleiss' kappa (statsmodels) and Krippendorff's alpha, nominal (krippendorff), each over all
 characters and over the characters someone labelled; bootstrap 95 % intervals over posts; the posts

@@ -1,4 +1,4 @@
-"""The Doccano 1.8.4 REST API, spoken with httpx and token auth (notes/doccano.md §2.10).
+"""The Doccano 1.8.4 REST API, spoken with httpx and token auth (docs/doccano.md §2).
 
 doccano-client 1.2.8 covers most of this, but it polls import/export jobs once a second, hides HTTP
 failures behind requests exceptions and cannot pass an import encoding; one small httpx layer gives one
@@ -322,7 +322,7 @@ class DoccanoAPI:
 
 def jsonl_import_bytes(records: Iterable[dict[str, Any]]) -> bytes:
     """A JSONL import file, ASCII-escaped: Doccano guesses encodings with chardet, which fails on short
-    UTF-8 files with emoji (notes/doccano.md §5.3); escapes decode exactly, astral characters included."""
+    UTF-8 files with emoji (docs/doccano.md §3); escapes decode exactly, astral characters included."""
     return "".join(json.dumps(record, ensure_ascii=True) + "\n" for record in records).encode("ascii")
 
 

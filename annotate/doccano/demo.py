@@ -27,7 +27,7 @@ def served_doccano(root: Path) -> bool:
     """True when a Doccano answers at the workspace's [doccano] url, its admin can log in with the
     password in the environment, and there are ready posts to push."""
     from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoError
-    from cmner_build.annotate.doccano.connect import doccano_settings
+    from cmner_build.annotate.settings import doccano_settings
 
     workspace = _workspace(root)
     try:

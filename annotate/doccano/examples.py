@@ -9,19 +9,21 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from cmner_build.errors import FormatError
 from cmner_build.model import Span
+from cmner_build.safety import name_problem
 
 from cmner_build.annotate.doccano.offsets import spans_from_doccano, spans_to_doccano
 
 META_POST_ID = "post_id"
 META_BATCH_ID = "batch_id"
 META_ROUND = "round"  # set on the examples of rounds other than pilot/main (adjudication)
-# Keys of an export line that are not meta (notes/doccano.md §2.9).
+# Keys of an export line that are not meta (docs/doccano.md §4).
 EXPORT_FIELDS = ("id", "text", "label", "Comments", "filename", "entities", "relations")
 
 
@@ -62,31 +64,64 @@ class ExportedExample:
         return None if value is None else str(value)
 
 
-def read_export_zip(source: bytes | Path, *, accept_entities: bool = False) -> dict[str, list[ExportedExample]]:
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """How much an export zip may unpack to. A real export of a batch is a few hundred KB; the limits
+    stop a zip bomb (a small zip with a huge member) before it fills memory. Set in cmner.toml as
+    [annotate] export_member_mb / export_total_mb."""
+
+    max_member_bytes: int = 256 * MIB
+    max_total_bytes: int = 1024 * MIB
+
+
+def read_export_zip(source: bytes | Path, *, accept_entities: bool = False,
+                    limits: ZipLimits = ZipLimits()) -> dict[str, list[ExportedExample]]:
     """A Doccano JSONL export zip -> {username: examples}, one `<username>.jsonl` per member.
 
     Sequence-labeling lines carry `label: [[start, end, "LABEL"], ...]` (UTF-16, converted here);
     classification lines carry `label: ["name", ...]` (kept as categories); `Comments` holds the
     member's comment texts (sorted by Doccano, not in the order written). A project with relations
     exports `entities` instead of `label`: refused unless accept_entities (then its spans are read and
-    the relations ignored). Malformed files raise a FormatError naming the zip member and line."""
+    the relations ignored). Malformed files raise a FormatError naming the zip member and line.
+
+    The zip is outside input: every member name and user name is checked (`safety.check_name`), two
+    members for one user are refused, and members are read within `limits` (the declared size is
+    checked first, and the bytes actually unpacked are counted too, since a header can lie)."""
     name = str(source) if isinstance(source, Path) else "export zip"
     try:
         archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (zipfile.BadZipFile, OSError) as error:
         raise FormatError(f"not a Doccano export zip ({error})", name) from None
     by_user: dict[str, list[ExportedExample]] = {}
+    member_of: dict[str, str] = {}
+    total = 0
     with archive:
-        for member in sorted(archive.namelist()):
-            if member.endswith("/"):
+        for info in sorted(archive.infolist(), key=lambda entry: entry.filename):
+            member = info.filename
+            if info.is_dir():
                 continue
-            stem = Path(member).name
+            problem = _member_problem(member)
+            if problem is not None:
+                raise FormatError(f"member {member!r} {problem}; nothing was read", name)
+            stem = member.rsplit("/", 1)[-1]
             if not stem.endswith(".jsonl"):
                 raise FormatError(f"unexpected file {member!r}: export the project as JSONL", name)
             username = stem[: -len(".jsonl")]
+            user_problem = name_problem(username)
+            if user_problem is not None:
+                raise FormatError(f"member {member!r}: user name {username!r} {user_problem}", name)
+            if username in member_of:
+                raise FormatError(f"two members for user {username!r} ({member_of[username]!r} and {member!r}): "
+                                  "one file per annotator; nothing was read", name)
+            member_of[username] = member
             where = f"{name}!{member}"
+            data = _read_member(archive, info, limits, limits.max_total_bytes - total, where)
+            total += len(data)
             try:
-                content = archive.read(member).decode("utf-8-sig")
+                content = data.decode("utf-8-sig")
             except UnicodeDecodeError:
                 raise FormatError("not UTF-8", where) from None
             by_user[username] = _parse_lines(username, content, where, accept_entities)
@@ -95,11 +130,50 @@ def read_export_zip(source: bytes | Path, *, accept_entities: bool = False) -> d
     return by_user
 
 
-def read_export_file(path: Path, *, accept_entities: bool = False) -> dict[str, list[ExportedExample]]:
+def _member_problem(member: str) -> str | None:
+    """Why a zip member name is not a plain relative name (absolute, `..`, control characters…)."""
+    if member.startswith(("/", "\\")) or (len(member) > 1 and member[1] == ":"):
+        return "is an absolute path"
+    for part in member.split("/"):
+        problem = name_problem(part)
+        if problem is not None:
+            return f"has a part {part!r} that {problem}"
+    return None
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ZipLimits, total_left: int,
+                 where: str) -> bytes:
+    """The member's bytes, refused (FormatError) once they pass the member or the total limit."""
+    allowed = min(limits.max_member_bytes, total_left)
+    what = (f"member limit of {limits.max_member_bytes // MIB} MiB" if allowed == limits.max_member_bytes
+            else f"total limit of {limits.max_total_bytes // MIB} MiB for the whole zip")
+    advice = "; raise [annotate] export_member_mb / export_total_mb in cmner.toml if this export is real"
+    if info.file_size > allowed:
+        raise FormatError(f"unpacks to {info.file_size:,} bytes, over the {what}{advice}", where)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(MIB):
+                size += len(chunk)
+                if size > allowed:
+                    raise FormatError(f"unpacks to more than its header says ({info.file_size:,} bytes), over the "
+                                      f"{what}{advice}", where)
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise FormatError(f"cannot be unpacked ({error})", where) from None
+    return b"".join(chunks)
+
+
+def read_export_file(path: Path, *, accept_entities: bool = False,
+                     limits: ZipLimits = ZipLimits()) -> dict[str, list[ExportedExample]]:
     """An export zip, or one member's `<username>.jsonl` taken out of it: {username: examples}."""
     path = Path(path)
     if zipfile.is_zipfile(path):
-        return read_export_zip(path, accept_entities=accept_entities)
+        return read_export_zip(path, accept_entities=accept_entities, limits=limits)
+    if path.stat().st_size > limits.max_member_bytes:
+        raise FormatError(f"{path.stat().st_size:,} bytes, over the member limit of {limits.max_member_bytes // MIB} MiB "
+                          "([annotate] export_member_mb in cmner.toml)", path)
     try:
         content = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:

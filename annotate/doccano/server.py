@@ -1,7 +1,7 @@
 """A local Doccano 1.8.4 server for labs without one: its own venv, SQLite in the workspace, 127.0.0.1.
 
 Doccano 1.8.4 needs marshmallow<4, numpy<2 and Python <= 3.11, and pydantic 2, while doccano-client
-(our side) needs pydantic 1: the server therefore lives in its own virtual environment, built once.
+(the tests' reference client) needs pydantic 1: the server therefore lives in its own virtual environment.
 `doccano webserver` always binds 0.0.0.0, so gunicorn is started directly on 127.0.0.1. Celery runs
 eagerly inside the web process (CELERY_TASK_ALWAYS_EAGER), so imports and exports need no worker and
 there is exactly one process to stop: the gunicorn master, by the pid recorded in server.json.
@@ -25,19 +25,30 @@ from typing import Callable
 from cmner_build.errors import CmnerError
 
 DOCCANO_VERSION = "1.8.4"
-# notes/doccano.md §1.1: environs breaks on marshmallow 4, pandas<2 breaks on numpy 2.
+# docs/doccano.md §1: environs breaks on marshmallow 4, pandas<2 breaks on numpy 2.
 SERVER_REQUIREMENTS: tuple[str, ...] = (f"doccano=={DOCCANO_VERSION}", "marshmallow<4", "numpy<2")
 VENV_ENV = "CMNER_DOCCANO_VENV"
 INSTALLED_MARKER = ".installed"
 SETTINGS_MODULE = "cmner_doccano_settings"
+UPLOAD_TMP_NAME = "filepond-temp-uploads"
+TMP_NAME = "tmp"
+# The only variables of ours the server process inherits (locale and time zone); everything else it
+# gets is set explicitly in server_environment, so secrets such as $WEIBO_COOKIE never reach it.
+INHERITED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 # Eager Celery: the import/export task runs inside the request, results stay readable for /download.
 SETTINGS_SOURCE = f"""\
 # Written by cmner-build: Doccano {DOCCANO_VERSION} production settings with Celery run eagerly,
 # so imports and exports need no worker process.
+import os
+
 from config.settings.production import *  # noqa: F401,F403
 
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_STORE_EAGER_RESULT = True
+# Uploads wait here before import: in this server folder, not in the server venv's site-packages.
+DJANGO_DRF_FILEPOND_UPLOAD_TMP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "{UPLOAD_TMP_NAME}")
+DJANGO_DRF_FILEPOND_ALLOW_EXTERNAL_UPLOAD_DIR = True  # outside Doccano's own package folder, by design
+FILE_UPLOAD_TEMP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "{TMP_NAME}")
 """
 RECORD_NAME = "server.json"
 LOG_NAME = "server.log"
@@ -155,7 +166,8 @@ def backend_dir(venv: Path) -> Path:
 def prepare_server_dir(server_dir: Path) -> None:
     """The settings module and a per-server secret key (never the hard-coded Doccano default)."""
     server_dir.mkdir(parents=True, exist_ok=True)
-    (server_dir / "media").mkdir(exist_ok=True)
+    for name in ("media", UPLOAD_TMP_NAME, TMP_NAME):
+        (server_dir / name).mkdir(exist_ok=True)
     (server_dir / f"{SETTINGS_MODULE}.py").write_text(SETTINGS_SOURCE)
     key_path = server_dir / "secret_key"
     if not key_path.exists():
@@ -169,19 +181,22 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def server_environment(venv: Path, server_dir: Path, *, page_size: int = 1000) -> dict[str, str]:
-    environment = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_", "CELERY_", "VIRTUAL_ENV", "PYTHONHOME"))
-    }
+    """The whole environment of the server's processes, built explicitly: paths are absolute (gunicorn
+    changes its working folder), temporary files stay in the server folder, and nothing else of ours
+    (cookies, passwords, tokens) is passed on."""
+    server_dir = Path(server_dir).resolve()
+    environment = {key: os.environ[key] for key in INHERITED_VARIABLES if key in os.environ}
     environment.update(
+        PATH=f"{Path(venv).absolute() / 'bin'}{os.pathsep}{os.defpath}",
+        HOME=str(server_dir),
+        TMPDIR=str(server_dir / TMP_NAME),
         PYTHONPATH=str(server_dir),
         DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
-        DATABASE_URL=f"sqlite:///{(server_dir / 'db.sqlite3').resolve()}",
-        MEDIA_ROOT=str((server_dir / "media").resolve()),
+        DATABASE_URL=f"sqlite:///{server_dir / 'db.sqlite3'}",
+        MEDIA_ROOT=str(server_dir / "media"),
         STANDALONE="True",  # serves /media/ (uploaded images) without a separate web server
         DOCCANO_PAGE_SIZE=str(page_size),
         SECRET_KEY=(server_dir / "secret_key").read_text().strip(),
-        PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     return environment
 
@@ -206,6 +221,8 @@ def init_database(venv: Path, server_dir: Path, admin_user: str, admin_password:
                   admin_email: str = "admin@example.com") -> bool:
     """Migrate the SQLite DB, create the roles and the admin (if missing). True when the admin was created.
     The password travels in the environment of the child, never on its command line."""
+    server_dir = Path(server_dir).resolve()
+    venv = Path(venv).absolute()
     prepare_server_dir(server_dir)
     environment = server_environment(venv, server_dir)
     environment.update(CMNER_ADMIN_USER=admin_user, CMNER_ADMIN_PASSWORD=admin_password, CMNER_ADMIN_EMAIL=admin_email)
@@ -240,7 +257,10 @@ def port_in_use(host: str, port: int) -> bool:
 
 def start_server(venv: Path, server_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
                  ready_timeout: float = 60.0) -> ServerRecord:
-    """Start gunicorn detached (its own session, so it outlives this process); wait until it answers."""
+    """Start gunicorn detached (its own session, so it outlives this process); wait until it answers.
+    Works from a relative workspace: every path handed to the server is made absolute first."""
+    server_dir = Path(server_dir).resolve()
+    venv = Path(venv).absolute()
     existing = read_record(server_dir)
     if existing is not None and process_alive(existing.pid):
         raise DoccanoServerError(

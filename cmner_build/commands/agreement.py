@@ -1,4 +1,4 @@
-"""Commands of the agreement stage (issue 6): `agreement` (with the pilot gate) and `adjudicate` (+ `pull`)."""
+"""Commands of the agreement stage: `agreement` (with the pilot gate) and `adjudicate` (+ `pull`)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ import typer
 
 from .common import open_ws, print_json
 
-ROUNDS = ("pilot", "all")
-
 
 def register(app: typer.Typer) -> None:
     app.command(
         "agreement",
         epilog="Example: cmner-build -w my-corpus agreement --round pilot   (exit status 1 when the gate fails)",
     )(agreement)
-    adjudicate_app = typer.Typer(no_args_is_help=False, rich_markup_mode="rich")
+    adjudicate_app = typer.Typer(no_args_is_help=False, rich_markup_mode=None)
     adjudicate_app.callback(
         invoke_without_command=True,
         epilog="Example: cmner-build -w my-corpus adjudicate --doccano --adjudicator judge   "
@@ -45,71 +43,33 @@ def agreement(
     Bootstrap 95 % intervals over posts and the lowest-agreement posts; every run is stored in the workspace.
     With --round pilot it prints PASS or FAIL with the reasons and exits with status 1 on FAIL.
     """
-    from cmner_build.annotate.agreement.measures import AgreementOptions, compute_agreement, compute_vs_gold
-    from cmner_build.annotate.agreement.data import load_annotated_posts
-    from cmner_build.annotate.agreement.gate import GATE_FAILED_EXIT_CODE, GateSettings, evaluate_gate
+    from cmner_build.annotate.agreement.gate import GATE_FAILED_EXIT_CODE
     from cmner_build.annotate.agreement.report import render_agreement, render_gate, render_vs_gold
-    from cmner_build.annotate.agreement.runs import save_run
-    from cmner_build.annotate.agreement.settings import agreement_settings
-    from cmner_build.annotate.suggestions import suggestion_counts
-    from cmner_build.annotate.adjudication.store import settled_versions
+    from cmner_build.annotate.agreement.run import measure_agreement
 
     from ..console import info, out
     from ..errors import CmnerError
 
-    if round_name not in ROUNDS:
-        raise CmnerError(f"--round must be one of {', '.join(ROUNDS)}, not {round_name!r}")
     workspace = open_ws(ctx)
-    store, settings = workspace.store, agreement_settings(workspace.settings)
-    if replicates is not None and replicates < 0:
-        raise CmnerError("--bootstrap must not be negative")
-    options = AgreementOptions(replicates=settings.replicates if replicates is None else replicates,
-                               seed=settings.seed, lowest=settings.lowest)
-    if vs_gold:
-        posts, gold = settled_versions(store, batch)
-        if not posts:
-            info("no adjudicated posts yet: run `cmner-build adjudicate` first")
-            if as_json:
-                print_json({"posts": 0})
-            return
-        report = compute_vs_gold(posts, gold, options)
-        report["run_id"] = save_run(store, "vs-gold", batch, report, None)
+    outcome = measure_agreement(workspace.store, workspace.settings, round_name, batch, vs_gold, replicates)
+    report = outcome.report
+    if outcome.nothing_to_measure:
         if as_json:
             print_json(report)
-        else:
-            render_vs_gold(report, out)
-        return
-
-    data = load_annotated_posts(store, round_name, batch)
-    gate_settings = GateSettings.from_settings(workspace.settings) if round_name == "pilot" else None
-    if not data.posts:
-        what = "pilot " if round_name == "pilot" else ""
-        message = (f"no {what}annotations to measure: no {what}post is confirmed by all its annotators yet "
-                   f"({len(data.batches)} batches, {data.incomplete} posts waiting); run `cmner-build annotate pull`")
-        info(message)
-        if as_json:
-            print_json({"posts": 0, "incomplete": data.incomplete, "gate": None if gate_settings is None else
-                        {"passed": False, "reasons": [message]}})
-        if gate_settings is not None:
-            info("FAIL: the pilot has not been measured")
-            raise typer.Exit(GATE_FAILED_EXIT_CODE)
-        return
-    report = compute_agreement(data.posts, options)
-    report.update(round=round_name, batch_id=batch, incomplete=data.incomplete)
-    report["suggestions"] = suggestion_counts(store, data.batches)  # model suggestions kept / changed / deleted
-    gate = None
-    if gate_settings is not None:
-        gate = evaluate_gate(report, gate_settings)
-        report["gate"] = {**gate.to_dict(), "settings": gate_settings.__dict__}
-    report["run_id"] = save_run(store, round_name, batch, report, None if gate is None else gate.passed)
-    if as_json:
+        if not outcome.gate_applies:
+            raise CmnerError(outcome.nothing_to_measure)  # nothing measured is not a success
+        info(outcome.nothing_to_measure)
+        info("FAIL: the pilot has not been measured")
+    elif as_json:
         print_json(report)
+    elif outcome.kind == "vs-gold":
+        render_vs_gold(report, out)
     else:
-        waiting = f"; {data.incomplete} posts not yet confirmed by all their annotators" if data.incomplete else ""
+        waiting = f"; {outcome.incomplete} posts not yet confirmed by all their annotators" if outcome.incomplete else ""
         render_agreement(report, out, f"Agreement, round {round_name}" + (f", batch {batch}" if batch else "") + waiting)
-        if gate is not None:
-            render_gate(gate, out)
-    if gate is not None and not gate.passed:
+        if outcome.gate is not None:
+            render_gate(outcome.gate, out)
+    if outcome.gate_failed:
         raise typer.Exit(GATE_FAILED_EXIT_CODE)
 
 
@@ -123,7 +83,7 @@ def adjudicate(
     doccano: bool = typer.Option(False, "--doccano", help="Create the adjudication project on the Doccano server."),
     adjudicator: Optional[str] = typer.Option(None, "--adjudicator", help="Doccano username of the adjudicator."),
     url: Optional[str] = typer.Option(None, "--url", help="Doccano server URL for --doccano "
-                                      "(default: \\[doccano] url in cmner.toml)."),
+                                      "(default: [doccano] url in cmner.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Merge each post's versions: majority spans become gold, conflicts go to the adjudicator.
@@ -134,85 +94,31 @@ def adjudicate(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from cmner_build.annotate.adjudication.run import AUTO_POLICIES, fill_counts, merge_and_settle
-    from cmner_build.annotate.adjudication.doccano import write_payload
-    from cmner_build.annotate.adjudication.review import review
-    from cmner_build.annotate.adjudication.store import load_posts
-    from cmner_build.annotate.agreement.settings import agreement_settings
+    from cmner_build.annotate.adjudication.entry import adjudicate as run_adjudication
 
     from ..console import info, warn
-    from ..errors import CmnerError
 
-    modes = [name for name, on in (("--interactive", interactive), ("--auto", auto is not None),
-                                   ("--jsonl", jsonl is not None), ("--doccano", doccano)) if on]
-    if len(modes) > 1:
-        raise CmnerError(f"choose one of {', '.join(modes)}")
-    if auto is not None and auto not in AUTO_POLICIES:
-        raise CmnerError(f"--auto must be one of {', '.join(AUTO_POLICIES)}, not {auto!r}")
-    workspace = open_ws(ctx)
-    store, settings = workspace.store, agreement_settings(workspace.settings)
-    votes = settings.min_votes if min_votes is None else min_votes
-    if votes < 1:
-        raise CmnerError("--min-votes must be at least 1")
-    summary = merge_and_settle(store, votes, batch, auto)
-    settled_before_review = dict(summary.settled_now)
-    extra: dict = {}
-    if summary.posts == 0:
-        info(f"no annotations to adjudicate: no post is confirmed by all its annotators yet "
-             f"({summary.incomplete} waiting); run `cmner-build annotate pull`")
-    if interactive and summary.open_posts:
-        done = review(store, load_posts(store, state="open", post_ids=summary.post_ids), _ask, _say,
-                      settings.reason_codes)
-        summary.settled_now.update(done.settled)
-        extra["interactive"] = {"decided": done.decided, "stopped": done.stopped, "remaining": done.remaining}
-    if jsonl is not None:
-        written = write_payload(load_posts(store, state="open", post_ids=summary.post_ids), jsonl,
-                                settings.reason_codes)
-        extra["jsonl"] = {"path": str(jsonl), "records": written}
-    if doccano:
-        from cmner_build.annotate.adjudication.server import push_to_server
-        from cmner_build.annotate.doccano.connect import annotate_settings
-
-        name = adjudicator or settings.adjudicator
-        if not name:
-            raise CmnerError("name the adjudicator: --adjudicator USERNAME or [agreement] adjudicator in cmner.toml")
-        with _connect(workspace, url, "write the project file with `adjudicate --jsonl FILE` and import it in "
-                      "Doccano as the adjudicator") as server:
-            pushed = push_to_server(store, server, load_posts(store, state="open", post_ids=summary.post_ids), name,
-                                    settings.reason_codes, annotate_settings(workspace).project_prefix)
-        extra["doccano"] = pushed.__dict__
-        if pushed.accounts_created:
-            info(f"created the Doccano account {', '.join(pushed.accounts_created)} on {pushed.url}; the password is "
-                 f"in {annotate_settings(workspace).password_file} (mode 0600): hand it over privately")
-    fill_counts(summary, load_posts(store, post_ids=summary.post_ids))  # after the review, if any
+    outcome = run_adjudication(
+        open_ws(ctx), batch=batch, min_votes=min_votes, interactive=interactive, auto=auto, jsonl=jsonl,
+        doccano=doccano, adjudicator=adjudicator, url=url, ask=_ask, say=_say,
+    )
+    summary, extra = outcome.summary, outcome.extra
+    if outcome.accounts_note:
+        info(outcome.accounts_note)
     if as_json:
         print_json({**summary.to_dict(), **extra})
         return
     if summary.posts:
-        _print_summary(summary, extra, len(summary.settled_now) - len(settled_before_review))
+        _print_summary(summary, extra, outcome.reviewed)
     for post_id in summary.sync.changed_after_settling:
         warn(f"post {post_id} was re-annotated after it was settled; its gold is kept")
 
 
-def _connect(workspace, url: Optional[str], offline: str):
-    """The adjudication server, or an error that also names the way without a server."""
-    from cmner_build.annotate.adjudication.server import connect_adjudication_server
-
-    from ..errors import CmnerError
-
-    try:
-        return connect_adjudication_server(workspace, url)
-    except CmnerError as error:
-        raise CmnerError(f"{error}; or, without a server, {offline}") from None
-
-
 def _ask(prompt: str) -> Optional[str]:
-    import click
-
     try:
         # prompts and cluster views go to stderr, so stdout stays clean for --json
         return typer.prompt(prompt, default="", show_default=False, prompt_suffix="> ", err=True)
-    except (click.exceptions.Abort, EOFError):
+    except (typer.Abort, EOFError):  # typer.Abort: typer 0.25+ carries its own click
         return None
 
 
@@ -224,11 +130,10 @@ def _say(line: str) -> None:
 
 def _print_summary(summary, extra: dict, reviewed: int) -> None:
     from rich import box
-    from rich.table import Table
+    
+    from ..console import DataTable, info, out
 
-    from ..console import info, out
-
-    table = Table(box=box.SIMPLE, pad_edge=False, title="Conflict clusters", title_justify="left")
+    table = DataTable(box=box.SIMPLE, pad_edge=False, title="Conflict clusters", title_justify="left")
     for column in ("type", "found", "still open"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for kind, count in summary.clusters_by_type.items():
@@ -264,29 +169,15 @@ def adjudicate_pull(
                                                "(or the adjudicator's .jsonl) instead of the server."),
     adjudicator: Optional[str] = typer.Option(None, "--adjudicator", help="Whose <username>.jsonl in the zip."),
     url: Optional[str] = typer.Option(None, "--url", help="Doccano server URL "
-                                      "(default: \\[doccano] url in cmner.toml)."),
+                                      "(default: [doccano] url in cmner.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Apply the adjudicator's decisions: each confirmed example with a `reason: <code>` comment settles its post."""
-    from cmner_build.annotate.adjudication.run import apply_adjudicator_lines
-    from cmner_build.annotate.adjudication.doccano import read_adjudicator_export
-    from cmner_build.annotate.agreement.schema import ensure_schema
-    from cmner_build.annotate.agreement.settings import agreement_settings
+    from cmner_build.annotate.adjudication.entry import adjudicate_pull as run_adjudicate_pull
 
     from ..console import info, warn
 
-    workspace = open_ws(ctx)
-    store, settings = workspace.store, agreement_settings(workspace.settings)
-    ensure_schema(store)
-    if from_export is not None:
-        lines = read_adjudicator_export(from_export, adjudicator or settings.adjudicator or None)
-        report = apply_adjudicator_lines(store, lines, settings.reason_codes)
-    else:
-        from cmner_build.annotate.adjudication.server import pull_from_server
-
-        with _connect(workspace, url, "apply the adjudicator's export zip with `adjudicate pull --from-export ZIP`") \
-                as server:
-            report = pull_from_server(store, server, settings.reason_codes)
+    report = run_adjudicate_pull(open_ws(ctx), from_export=from_export, adjudicator=adjudicator, url=url)
     if as_json:
         print_json(report.to_dict())
         return

@@ -1,11 +1,10 @@
-"""Commands of the annotate stage (issue 5): `annotate users add|push|pull|status|images`, `doccano serve|stop`.
+"""Commands of the annotate stage: `annotate users add|push|pull|status|images`, `doccano serve|stop`.
 
 Only typer and the standard library are imported here; the work is imported inside each command.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -50,19 +49,15 @@ def users_add(
         "(default: [annotate] password_file, annotator-passwords.tsv in the workspace)."),
 ) -> None:
     """Create annotator accounts in Doccano with generated passwords, written once to an owner-only file."""
-    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
-    from cmner_build.annotate.users import add_annotators, check_usernames
+    from cmner_build.annotate.entry import add_users
     from cmner_build.console import info
 
-    check_usernames(names)
-    workspace = open_ws(ctx)
-    target = password_file or annotate_settings(workspace).password_file
-    with connect_admin(workspace, url) as api:
-        accounts = add_annotators(api, workspace.store, names, target)
+    outcome = add_users(open_ws(ctx), names, url=url, password_file=password_file)
+    accounts, target = outcome.accounts, outcome.password_file
     created = [account.username for account in accounts if account.created]
     existing = [account.username for account in accounts if not account.created]
     if created:
-        info(f"created {', '.join(created)} on {api.url}; their passwords are in {target} (mode 0600): "
+        info(f"created {', '.join(created)} on {outcome.url}; their passwords are in {target} (mode 0600): "
              "hand each one over privately, then delete the file")
     if existing:
         info(f"{', '.join(existing)} already had accounts (passwords unchanged); added to the annotator list")
@@ -91,28 +86,10 @@ def push(
     Idempotent: a second run, or a run after a crash or outage, creates no duplicate project or example.
     Model in the loop: `--suggest RUN` pre-fills annotators' copies, `--order uncertainty RUN` sends the
     posts the run is least sure of first."""
-    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
-    from cmner_build.annotate.guideline import load_guideline
-    from cmner_build.annotate.push import model_in_the_loop, push as push_posts, require_pilot_passed
-    from cmner_build.annotate.users import pool_annotators
+    from cmner_build.annotate.entry import push_to_doccano
     from cmner_build.console import info, make_progress, warn
-    from cmner_build.errors import CmnerError
 
-    workspace = open_ws(ctx)
-    settings = annotate_settings(workspace)
-    if pilot is not None and pilot < 1:
-        raise CmnerError(f"--pilot must be at least 1, not {pilot}")
-    if batch_size is not None and batch_size < 1:
-        raise CmnerError(f"--batch-size must be at least 1, not {batch_size}")
-    model = model_in_the_loop(workspace.store, pilot=pilot is not None, suggest=suggest, min_confidence=min_confidence,
-                              order=order, run=run, password_file=password_file or settings.password_file)
-    if pilot is None and not force:
-        require_pilot_passed(workspace.store)  # before logging in: the clearest message first
-    elif pilot is None:
-        warn("--force: pushing main batches without a passed pilot")
-    pool = pool_annotators(workspace.store, settings.pool)
-    guideline = load_guideline(workspace.root, settings.guideline)
-    with connect_admin(workspace, url) as api, make_progress() as bar:
+    with make_progress() as bar:
         tasks: dict[str, int] = {}
 
         def progress(batch_id: str, done: int, total: int) -> None:
@@ -120,10 +97,9 @@ def push(
                 tasks[batch_id] = bar.add_task(f"pushing {batch_id}", total=total, status="")
             bar.update(tasks[batch_id], completed=done)
 
-        report = push_posts(api, workspace.store, pool=pool, guideline=guideline, seed=settings.seed,
-                            pilot_size=pilot, batch_size=batch_size or settings.batch_size, per_post=settings.per_post,
-                            force=True, prefix=settings.project_prefix, order_run=model.order_run,
-                            suggest=model.suggest, passwords=model.passwords, progress=progress)
+        report = push_to_doccano(open_ws(ctx), pilot=pilot, batch_size=batch_size, force=force, url=url, warn=warn,
+                                 suggest=suggest, min_confidence=min_confidence, order=order, run=run,
+                                 password_file=password_file, progress=progress)
     if not report.batches:
         info("nothing to push: every planned batch is in Doccano and no ready post is left"
              if pilot is None else "the pilot is already in Doccano; pull it with `cmner-build annotate pull`")
@@ -149,28 +125,11 @@ def pull(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Pull each annotator's spans (converted to code points, validated) and confirmations into the store."""
-    from cmner_build.annotate.doccano.connect import connect_admin, doccano_settings
-    from cmner_build.annotate.pull import pull_from_export, pull_from_server
-    from cmner_build.annotate.image_relevance import pull_image_votes
+    from cmner_build.annotate.entry import pull_annotations
     from cmner_build.console import info, warn
-    from cmner_build.errors import CmnerError
 
-    workspace = open_ws(ctx)
-    if from_export is not None:
-        if len(batch or []) > 1:
-            raise CmnerError("--from-export takes one --batch")
-        if not from_export.is_file():
-            raise CmnerError(f"{from_export}: no such file")
-        admin = doccano_settings(workspace).admin_user
-        report = pull_from_export(workspace.store, from_export, batch_id=(batch or [None])[0], round_=round_,
-                                  exclude_users=(admin,))
-        images = None
-    else:
-        if round_ is not None:
-            raise CmnerError("--round only goes with --from-export")
-        with connect_admin(workspace, url) as api:
-            report = pull_from_server(api, workspace.store, batch or None)
-            images = pull_image_votes(api, workspace.store) if not batch else None
+    outcome = pull_annotations(open_ws(ctx), batches=batch or [], from_export=from_export, round_=round_, url=url)
+    report, images = outcome.report, outcome.images
     for note in report.notes[:10]:
         warn(note)
     if as_json:
@@ -210,14 +169,12 @@ def status(
     if as_json:
         print_json([batch.as_dict() for batch in batches])
         return
-    from rich.table import Table
-
-    from cmner_build.console import info, out
+    from cmner_build.console import DataTable, info, out
 
     if not batches and not gold_so_far_curve(workspace.store):
         info("no batch yet: start with `cmner-build annotate push --pilot 100`")
         return
-    table = Table(title="annotation progress")
+    table = DataTable(title="annotation progress")
     for column in ("batch", "round", "project", "posts", "pushed", "annotator", "confirmed", "spans", "complete"):
         table.add_column(column, justify="right" if column in ("posts", "pushed", "confirmed", "spans", "complete") else "left")
     if live:
@@ -241,7 +198,7 @@ def status(
         out.print(table)
     curve = gold_so_far_curve(workspace.store)
     if curve:
-        learning = Table(title="model on the gold so far (baseline ... --gold-so-far): dev F1 as gold grows")
+        learning = DataTable(title="model on the gold so far (baseline ... --gold-so-far): dev F1 as gold grows")
         for column in ("run", "model", "images", "gold posts", "train posts", "dev F1"):
             learning.add_column(column, justify="right" if column in ("gold posts", "train posts", "dev F1") else "left")
         for point in curve:
@@ -258,16 +215,10 @@ def images(
 ) -> None:
     """Push the kept images of pushed posts to an image-classification project: annotators mark the ones
     unrelated to the text; `annotate pull` then drops those images (reason unrelated_to_text)."""
-    from cmner_build.annotate.doccano.connect import annotate_settings, connect_admin
-    from cmner_build.annotate.image_relevance import push_images
-    from cmner_build.annotate.users import check_usernames, pool_annotators
+    from cmner_build.annotate.entry import push_image_round
     from cmner_build.console import info
 
-    workspace = open_ws(ctx)
-    settings = annotate_settings(workspace)
-    names = check_usernames(annotators.split(",")) if annotators else pool_annotators(workspace.store, settings.pool)
-    with connect_admin(workspace, url) as api:
-        report = push_images(api, workspace.store, workspace.images_dir, names, prefix=settings.project_prefix)
+    report = push_image_round(open_ws(ctx), url=url, annotators=annotators.split(",") if annotators else ())
     if report is None:
         info("no kept image of a pushed post is waiting for a relevance check")
         return
@@ -289,29 +240,11 @@ def serve(
     workers: Optional[int] = typer.Option(None, "--workers", help="gunicorn workers (default: [doccano] workers, 1)."),
 ) -> None:
     """Start a local Doccano 1.8.4 (own venv, SQLite in the workspace, 127.0.0.1) in the background."""
-    from urllib.parse import urlparse
-
-    from cmner_build.annotate.doccano.connect import doccano_settings
-    from cmner_build.annotate.doccano.server import (
-        database_exists, default_venv_path, ensure_server_venv, generate_password, init_database, start_server,
-    )
+    from cmner_build.annotate.entry import serve_doccano
     from cmner_build.console import info, warn
 
-    workspace = open_ws(ctx)
-    settings = doccano_settings(workspace)
-    parsed = urlparse(settings.url)
-    chosen_port = port or (parsed.port if parsed.hostname in ("127.0.0.1", "localhost") and parsed.port else 8000)
-    server_venv = ensure_server_venv(venv or default_venv_path(settings.server_venv),
-                                     python or settings.server_python or None, log=info)
-    generated = None
-    if not database_exists(settings.server_dir):
-        password = os.environ.get(settings.password_env)
-        if not password:
-            password = generated = generate_password()
-        info(f"initialising the Doccano database in {settings.server_dir} (once)")
-        init_database(server_venv, settings.server_dir, settings.admin_user, password)
-    record = start_server(server_venv, settings.server_dir, host=host, port=chosen_port,
-                          workers=workers or settings.workers)
+    outcome = serve_doccano(open_ws(ctx), port=port, host=host, venv=venv, python=python, workers=workers, log=info)
+    record, settings, generated = outcome.record, outcome.settings, outcome.generated_password
     info(f"Doccano {record.url} is running (pid {record.pid}; data {settings.server_dir}; log "
          f"{settings.server_dir / 'server.log'}); stop it with `cmner-build doccano stop`")
     if host != "127.0.0.1":
@@ -326,7 +259,7 @@ def serve(
 
 def stop(ctx: typer.Context) -> None:
     """Stop the Doccano server that `doccano serve` started, by its recorded process id."""
-    from cmner_build.annotate.doccano.connect import doccano_settings
+    from cmner_build.annotate.settings import doccano_settings
     from cmner_build.annotate.doccano.server import stop_server
     from cmner_build.console import info
 

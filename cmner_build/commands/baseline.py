@@ -1,4 +1,4 @@
-"""Commands of the baseline stage (issue 7): `features` and `baseline acn|umt|report`.
+"""Commands of the baseline stage: `features` and `baseline acn|umt|report`.
 
 Only typer and the standard library are imported here; torch and transformers load inside the commands.
 """
@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
+
+from cmner_build.baselines.settings import DEFAULT_BERT, DEFAULT_ENCODER
 
 from .common import open_ws, print_json
 
@@ -37,12 +39,12 @@ GoldSoFarOption = Annotated[bool, typer.Option(
 
 def register(app: typer.Typer) -> None:
     app.command(
-        "features", epilog="Example: cmner-build -w my-corpus features --encoder microsoft/resnet-152 --device auto"
+        "features", epilog=f"Example: cmner-build -w my-corpus features --encoder {DEFAULT_ENCODER} --device auto"
     )(features)
     app.add_typer(baseline_app, name="baseline")
     baseline_app.command("acn", epilog="Example: cmner-build -w my-corpus baseline acn --images all --epochs 24")(acn)
     baseline_app.command(
-        "umt", epilog="Example: cmner-build -w my-corpus baseline umt --images all --bert bert-base-chinese"
+        "umt", epilog=f"Example: cmner-build -w my-corpus baseline umt --images all --bert {DEFAULT_BERT}"
     )(umt)
     baseline_app.command(
         "report", epilog="Example: cmner-build -w my-corpus baseline report --errors RUN_TEXT RUN_IMAGES"
@@ -51,14 +53,10 @@ def register(app: typer.Typer) -> None:
                 "--posts ready   (then: cmner-build annotate push --suggest RUN)")(predict)
 
 
-def _setting(workspace, key: str, expected: type, default):
-    return workspace.settings.get("baselines", key, expected, default)
-
-
 def features(
     ctx: typer.Context,
     encoder: Optional[str] = typer.Option(
-        None, "--encoder", help="Image encoder: hub name or local folder (default: baselines.encoder, microsoft/resnet-152)."
+        None, "--encoder", help=f"Image encoder: hub name or local folder (default: baselines.encoder, {DEFAULT_ENCODER})."
     ),
     device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images per forward pass."),
@@ -68,87 +66,35 @@ def features(
     as_json: JsonOption = False,
 ) -> None:
     """Extract the 7x7 region grid of every kept image once (frozen encoder, cached, resumable)."""
-    from cmner_build.baselines.device import choose_device
-    from cmner_build.baselines.features import DEFAULT_ENCODER, cache_dir_for, extract_features
+    from cmner_build.baselines.entry import workspace_features
 
     from ..console import progress_task, warn
-    from ..errors import CmnerError
-    from ..importer import index_images
 
     workspace = open_ws(ctx, create=export is not None)
-    encoder = encoder or _setting(workspace, "encoder", str, DEFAULT_ENCODER)
-    device = choose_device(device or _setting(workspace, "device", str, "auto"))
-    if export is not None:
-        images_dir = export / "images"
-        if not images_dir.is_dir():
-            raise CmnerError(f"{images_dir} is not a folder: the export has no images")
-        images = {path.name: path for paths in index_images(images_dir).values() for path in paths}
-    else:
-        rows = workspace.store.query(
-            "SELECT file_name FROM images WHERE status = 'kept' AND file_name IS NOT NULL ORDER BY post_id, position"
-        )
-        images = {row["file_name"]: workspace.images_dir / row["file_name"] for row in rows}
-        missing = [name for name, path in images.items() if not path.is_file()]
-        if missing:
-            warn(f"{len(missing)} kept images are not in {workspace.images_dir} (e.g. {missing[0]}); skipped")
-            images = {name: path for name, path in images.items() if name not in set(missing)}
-    cache_dir = cache_dir_for(workspace.root / "features", encoder)
-    with progress_task(f"features ({device.type})", len(images)) as advance:
-        report = extract_features(
-            images, cache_dir, encoder=encoder, device=device, batch_size=batch_size, progress=advance,
-            on_start=lambda todo: advance(len(images) - todo, status="cached"),
-        )
-    for failure in report.failed[:10]:
+    outcome = workspace_features(workspace, encoder=encoder, device=device, batch_size=batch_size, export=export,
+                                 progress=progress_task)
+    summary = outcome.summary
+    if outcome.missing:
+        warn(f"{len(outcome.missing)} kept images are not in {workspace.images_dir} (e.g. {outcome.missing[0]}); "
+             "skipped")
+    for failure in outcome.failed[:10]:
         warn(f"could not read image {failure}")
-    workspace.store.log_event("baseline", "features", f"{report.extracted} grids extracted", encoder=encoder,
-                              cache=str(cache_dir), failed=len(report.failed))
-    summary = {
-        "encoder": encoder, "cache_dir": str(cache_dir), "device": report.device, "images": report.images,
-        "already_cached": report.already_cached, "extracted": report.extracted, "failed": len(report.failed),
-        "feature_dim": report.dim,
-    }
     if as_json:
         print_json(summary)
     else:
         from ..console import info
 
-        info(f"{report.extracted} grids extracted, {report.already_cached} already cached, {len(report.failed)} "
-             f"unreadable; cache: {cache_dir}")
+        info(f"{summary['extracted']} grids extracted, {summary['already_cached']} already cached, "
+             f"{summary['failed']} unreadable; cache: {summary['cache_dir']}")
 
 
 def _train(ctx: typer.Context, model: str, as_json: bool, **values) -> None:
-    from cmner_build.baselines.experiment import BaselineOptions, run_baseline
+    from cmner_build.baselines.entry import train_baseline
 
     from ..console import info, progress_task
 
-    workspace = open_ws(ctx, create=True)
-    gold_so_far = values.pop("gold_so_far")
-    export = values.pop("export") or workspace.exports_dir / "cmner"
-    seed = values.pop("seed")
-    values["device"] = values["device"] or _setting(workspace, "device", str, "auto")
-    values["encoder"] = values["encoder"] or _setting(workspace, "encoder", str, "microsoft/resnet-152")
-    if model == "umt":
-        values["bert"] = values["bert"] or _setting(workspace, "bert", str, "bert-base-chinese")
-    options = BaselineOptions(
-        model=model, export_dir=export, seed=workspace.settings.seed if seed is None else seed,
-        also_train=list(values.pop("also_train") or []), **values,
-    )
-    if gold_so_far:
-        from cmner_build.baselines.gold_so_far import train_on_gold_so_far
-
-        outcome = train_on_gold_so_far(
-            workspace.store, options, export_dir=workspace.exports_dir / "gold-so-far", runs_dir=workspace.runs_dir,
-            features_root=workspace.root / "features", ratio=workspace.settings.split_ratio,
-            seed=workspace.settings.seed, near_duplicate_jaccard=workspace.settings.near_duplicate_jaccard,
-            images_dir=workspace.images_dir, progress=progress_task, log=info)
-    else:
-        outcome = run_baseline(
-            options, runs_dir=workspace.runs_dir, features_root=workspace.root / "features",
-            progress=progress_task, log=info,
-        )
-    workspace.store.log_event("baseline", "run", f"{outcome.run_id}: {outcome.evaluated_split} F1 "
-                              f"{outcome.metrics[outcome.evaluated_split]['f1']}", run_id=outcome.run_id)
-    _print_table_2([_outcome_row(outcome, model, options.images)])
+    outcome = train_baseline(open_ws(ctx, create=True), model, progress=progress_task, log=info, **values)
+    _print_table_2([_outcome_row(outcome, model, values["images"])])
     if as_json:
         print_json({
             "run_id": outcome.run_id, "run_dir": str(outcome.run_dir), "best_epoch": outcome.best_epoch,
@@ -167,13 +113,12 @@ def _outcome_row(outcome, model: str, images: str) -> dict:
 
 
 def _print_table_2(rows: list[dict], *, to_stdout: bool = False) -> None:
-    from rich.table import Table
-
+    
     from cmner_build.model import LABELS
 
-    from ..console import err, out
+    from ..console import DataTable, err, out
 
-    table = Table(title="Baselines (P / R / F1 overall, F1 per type; % on the split shown)")
+    table = DataTable(title="Baselines (P / R / F1 overall, F1 per type; % on the split shown)")
     columns = ["run", "model", "images", "epoch", "split", "P", "R", "F1", *LABELS]
     for column in columns:
         table.add_column(column, no_wrap=True,
@@ -235,7 +180,7 @@ def umt(
     ctx: typer.Context,
     images: ImagesOption = "none",
     bert: Optional[str] = typer.Option(
-        None, "--bert", help="BERT hub name or local folder (default: baselines.bert, bert-base-chinese)."
+        None, "--bert", help=f"BERT hub name or local folder (default: baselines.bert, {DEFAULT_BERT})."
     ),
     epochs: EpochsOption = None,
     seed: SeedOption = None,
@@ -290,43 +235,20 @@ def report(
 
 
 def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -> None:
-    import json
+    from cmner_build.baselines.entry import error_report
+    from cmner_build.baselines.errors_analysis import ERROR_KINDS, render
 
-    from cmner_build.baselines.errors_analysis import ERROR_KINDS, count_errors, image_changed_posts, render
-    from cmner_build.baselines.runs import evaluated_split, load_run, resolve_run
-    from rich.table import Table
-
-    from ..console import out
+    from ..console import DataTable, out, plain
 
     out = _wide(out)
-    loaded = []
-    for name in names:
-        run = load_run(resolve_run(runs_dir, name))
-        split = evaluated_split(run["metrics"])
-        with (run["path"] / "predictions.jsonl").open(encoding="utf-8") as handle:
-            rows = [row for row in map(json.loads, handle) if row["split"] == split]
-        loaded.append((run, split, rows))
-    counts = [{"run": run["run_id"], "split": split, **count_errors(rows)} for run, split, rows in loaded]
-    text_runs = [item for item in loaded if item[0]["config"].get("images") == "none"]
-    image_runs = [item for item in loaded if item[0]["config"].get("images") != "none"]
-    comparisons = []
-    for text_run, text_split, text_rows in text_runs:
-        for image_run, image_split, image_rows in image_runs:
-            if text_split != image_split:
-                continue
-            changed = image_changed_posts(text_rows, image_rows)
-            comparisons.append({
-                "text_run": text_run["run_id"], "image_run": image_run["run_id"],
-                "helped": sum(row["effect"] == "helped" for row in changed),
-                "hurt": sum(row["effect"] == "hurt" for row in changed),
-                "posts": changed, "joiner": "" if image_run["config"].get("export_format") == "cmner" else " ",
-            })
+    analysis = error_report(runs_dir, names)
+    counts, comparisons = analysis["errors"], analysis["comparisons"]
     if as_json:
         for comparison in comparisons:
             comparison["posts"] = comparison["posts"][:limit]
         print_json({"errors": counts, "comparisons": comparisons})
         return
-    table = Table(title="Errors by kind (entities)")
+    table = DataTable(title="Errors by kind (entities)")
     for column in ["run", "split", "gold", "predicted", "correct", *ERROR_KINDS]:
         table.add_column(column.replace("_", " "), justify="left" if column in ("run", "split") else "right")
     for row in counts:
@@ -335,8 +257,8 @@ def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -
     if not comparisons:
         out.print("(give a text-only run and a multimodal run to see the posts where the image changed the outcome)")
     for comparison in comparisons:
-        out.rule(f"image changed the outcome: {comparison['text_run']} (text) vs {comparison['image_run']} "
-                 f"(image): helped {comparison['helped']}, hurt {comparison['hurt']}")
+        out.rule(plain(f"image changed the outcome: {comparison['text_run']} (text) vs {comparison['image_run']} "
+                       f"(image): helped {comparison['helped']}, hurt {comparison['hurt']}"))
         joiner = comparison["joiner"]
         for post in comparison["posts"][:limit]:
             out.print(f"{post['post_id']} ({post['split']}, image {post['effect']}: "
@@ -360,17 +282,12 @@ def predict(
 ) -> None:
     """Label posts with a trained run: spans in code points with a confidence each (CRF marginals), as JSONL
     and into the store as the run's suggestions for `annotate push --suggest` / `--order uncertainty`."""
-    from cmner_build.baselines.predict import predict_run
-    from cmner_build.baselines.runs import resolve_run
+    from cmner_build.baselines.entry import predict_with_run
 
     from ..console import info, progress_task
 
-    workspace = open_ws(ctx)
-    run_dir = resolve_run(workspace.runs_dir, run)
-    target = out or run_dir / f"suggestions-{'file' if from_file is not None else posts}.jsonl"
-    report = predict_run(workspace.store, run_dir, posts=posts, from_file=from_file, out=target,
-                         device=device or _setting(workspace, "device", str, "auto"), threads=threads,
-                         features_root=workspace.root / "features", progress=progress_task)
+    report = predict_with_run(open_ws(ctx), run, posts=posts, from_file=from_file, out=out, device=device,
+                              threads=threads, progress=progress_task)
     if as_json:
         print_json({"run_id": report.run_id, "posts": report.posts, "spans": report.spans, "stored": report.stored,
                     "out": str(report.out), "scores": report.scores, "run_metrics": report.run_metrics,

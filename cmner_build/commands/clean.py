@@ -1,4 +1,4 @@
-"""Commands of the clean stage (issue 4): `clean` (text) and `images` (validation, filters, dedupe)."""
+"""Commands of the clean stage: `clean` (text) and `images` (validation, filters, dedupe)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from .common import open_ws, print_json
 def register(app: typer.Typer) -> None:
     app.command(
         "clean",
-        epilog="Example: cmner-build -w my-corpus clean --dry-run   (then: cmner-build -w my-corpus clean)",
+        epilog="Example: cmner-build -w my-corpus clean --dry-run   (then: cmner-build -w my-corpus clean; "
+               "for gold posts: cmner-build -w my-corpus clean --gold)",
     )(clean)
     app.command("images", epilog="Example: cmner-build -w my-corpus images --report")(images)
 
@@ -28,31 +29,47 @@ def clean(
     samples: int = typer.Option(5, "--samples", min=0, help="Before/after examples to show."),
     list_rules: bool = typer.Option(False, "--list-rules", help="List the text rules in effect, in order, and exit."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    gold: bool = typer.Option(
+        False, "--gold",
+        help="Mask private data in gold posts (imported releases, adjudicated posts) instead: same-length "
+             "masks tagged O, so labels stay aligned; hits on an entity are listed for you to decide.",
+    ),
+    allow_pii: list[str] = typer.Option(
+        [], "--allow-pii", metavar="POST_ID",
+        help="With --gold: the listed hits on an entity in this post are public (e.g. a shop's hotline); keep them.",
+    ),
+    drop_entity: list[str] = typer.Option(
+        [], "--drop-entity", metavar="POST_ID",
+        help="With --gold: mask the hits on an entity in this post anyway and drop the entity spans they touch.",
+    ),
 ) -> None:
     """Clean crawled posts: text rules, privacy redaction, content filter, length limit, near-duplicate groups.
 
     Always works from the original text, so re-running changes nothing and a changed rule is applied
-    from scratch. Posts already pushed to annotation are never modified.
+    from scratch. Posts already pushed to annotation are never modified; `--gold` masks private data in
+    gold posts (export refuses gold posts that still hold some). `--dry-run` opens the store read-only.
     """
-    from cmner_build.clean.options import CleanOptions
+    from cmner_build.clean.entry import clean_workspace, text_rules
     from cmner_build.clean.render import render_clean_report, render_rules
-    from cmner_build.clean.text_rules import describe_rules
 
     from ..console import progress_task
 
     workspace = open_ws(ctx)
-    options = CleanOptions.from_settings(workspace.settings, workspace.root)
-    if keep_one_per_group:
-        options.keep_one_per_group = True
     if list_rules:
-        rows = describe_rules(options.rules)
+        rows = text_rules(workspace)
         print_json(rows) if as_json else render_rules(rows)
         return
-    from cmner_build.clean.post_cleaning import clean_corpus, posts_in_scope
+    if (allow_pii or drop_entity) and not gold:
+        raise typer.BadParameter("only with --gold", param_hint="--allow-pii / --drop-entity")
+    if gold:
+        from cmner_build.clean.entry import mask_gold
+        from cmner_build.clean.render import render_gold_privacy
 
-    store = workspace.store
-    with progress_task("cleaning" if not dry_run else "cleaning (dry run)", posts_in_scope(store)) as advance:
-        report = clean_corpus(store, options, dry_run=dry_run, samples=samples, progress=advance)
+        gold_report = mask_gold(workspace, dry_run=dry_run, allow=allow_pii, drop_entities=drop_entity)
+        print_json(gold_report.as_dict()) if as_json else render_gold_privacy(gold_report)
+        return
+    report = clean_workspace(workspace, dry_run=dry_run, keep_one_per_group=keep_one_per_group, samples=samples,
+                             progress=progress_task)
     if as_json:
         print_json(report.as_dict())
     else:
@@ -67,28 +84,17 @@ def images(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Validate, filter and dedupe the downloaded images of cleaned posts; posts with a kept image become ready."""
-    from cmner_build.clean.image_pool import worker_pool
-    from cmner_build.clean.image_stage import images_to_check, process_images
-    from cmner_build.clean.options import ImageOptions
+    from cmner_build.clean.entry import check_images
     from cmner_build.clean.render import render_image_report, render_images_result
 
     from ..console import progress_task
 
-    workspace = open_ws(ctx)
-    options = ImageOptions.from_settings(workspace.settings)
-    if workers is not None:
-        options.workers = workers
-    store = workspace.store
-    count = images_to_check(store, recheck)
-    # The pool first: its workers are forked before the progress bar starts a thread.
-    with worker_pool(options, count) as pool, progress_task("checking images", count) as advance:
-        result = process_images(store, workspace.images_dir, options, progress=advance, recheck=recheck, pool=pool)
+    outcome = check_images(open_ws(ctx), workers=workers, recheck=recheck, report=report, progress=progress_task)
+    result, summary = outcome.result, outcome.report
     output: dict = {"images": result.as_dict()}
-    summary = None
-    if report:
-        from cmner_build.clean.image_report import summary_rows, write_image_report
+    if summary is not None:
+        from cmner_build.clean.image_report import summary_rows
 
-        summary = write_image_report(store, workspace.images_dir, workspace.exports_dir / "images_report.html")
         output["report"] = {"path": str(summary.path), "by_reason": summary.by_reason, "dropped": summary_rows(summary)}
     if as_json:
         print_json(output)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ..workspace import Workspace, open_workspace
+if TYPE_CHECKING:  # the workspace (sqlite3, the store) loads when a command runs, not for --help
+    from ..workspace import Workspace
 
 
 def workspace_root(ctx: typer.Context) -> Path | None:
@@ -17,7 +18,9 @@ def workspace_root(ctx: typer.Context) -> Path | None:
     return root.obj if isinstance(root.obj, Path) else None
 
 
-def open_ws(ctx: typer.Context, *, create: bool = False) -> Workspace:
+def open_ws(ctx: typer.Context, *, create: bool = False) -> "Workspace":
+    from ..workspace import open_workspace
+
     return open_workspace(workspace_root(ctx), create=create)
 
 

@@ -16,9 +16,11 @@ def register(app: typer.Typer) -> None:
         "import",
         epilog="Example: cmner-build -w my-corpus import train.txt dev.txt --format cmner --images release/images",
     )(import_)
-    app.command("export", epilog="Example: cmner-build -w my-corpus export --split 3:1:1 --seed 7 --format jsonl")(
-        export
-    )
+    app.command(
+        "export",
+        epilog="Example: cmner-build -w my-corpus export --format jsonl   (posts keep their split; "
+        "new posts are split 3:1:1)",
+    )(export)
     app.command("stats", epilog="Example: cmner-build -w my-corpus stats --json > stats.json")(stats)
 
 
@@ -45,60 +47,101 @@ def import_(
     fmt: str = typer.Option("cmner", "--format", "-f", help="cmner (WID: lines) or twitter2015 (IMGID: lines)."),
     images: Optional[Path] = typer.Option(None, "--images", help="Folder of release images ({post_id}_*.jpg)."),
     strict: bool = typer.Option(False, "--strict", help="Treat an I- tag without its B- as an error, not a repair."),
+    take_file_splits: bool = typer.Option(
+        False, "--take-file-splits", help="Posts already stored take the split their file gives (else they keep theirs)."
+    ),
 ) -> None:
-    """Import an existing release as gold posts (with their split and images)."""
-    from ..console import info, progress_task, warn
-    from ..importer import import_release
+    """Import an existing release as gold posts (with their split and images).
 
+    Every file and image name is checked before anything is created; the images are then checked like
+    crawled ones (the images stage): only the ones it keeps are exported.
+    """
+    from ..console import info, progress_task, warn
+    from ..importer import read_release, store_release
+
+    release = read_release(paths, fmt, images_dir=images, strict=strict)  # a bad input creates nothing
     workspace = open_ws(ctx, create=True)
-    with progress_task("importing", None) as advance:
-        report = import_release(
-            workspace.store, paths, fmt, topics=workspace.settings.topics, images_dir=images,
-            workspace_images_dir=workspace.images_dir, strict=strict, progress=advance,
+    with progress_task("importing", len(release.documents)) as advance:
+        report = store_release(
+            workspace.store, release, topics=workspace.settings.topics,
+            workspace_images_dir=workspace.images_dir, take_file_splits=take_file_splits, progress=advance,
         )
     for message in report.warnings[:20]:
         warn(message)
     if len(report.warnings) > 20:
         warn(f"... and {len(report.warnings) - 20} more repairs")
+    for message in report.images_refused:
+        warn(f"image refused: {message}")
     splits = ", ".join(f"{name} {count}" for name, count in sorted(report.by_split.items()))
     info(
         f"imported {report.posts_added} posts ({splits or 'none new'}), {report.entities} entities, "
         f"{report.images_added} images; {report.posts_unchanged} already present and unchanged"
     )
+    if report.split_differs:
+        post_id, stored, file_split = report.split_differs[0]
+        differs = (
+            f"{len(report.split_differs)} posts already stored have another split than their file gives "
+            f"(e.g. {post_id}: stored {stored or 'none'}, file {file_split})"
+        )
+        if report.splits_taken:
+            info(f"{differs}: they now have the file's split")
+        else:
+            warn(f"{differs}: they keep the stored split; run the import again with --take-file-splits to take the file's")
+    if images is not None:
+        from cmner_build.clean.image_stage import check_imported_images, images_to_check
+
+        with progress_task("checking images", images_to_check(workspace.store, imported_only=True)) as advance:
+            checked = check_imported_images(workspace.store, workspace.images_dir, workspace.settings, advance)
+        for file_name, reason, detail in checked.dropped_files:
+            warn(f"image dropped: {file_name}: {reason}{f' ({detail})' if detail else ''}")
+        info(f"images checked: {checked.checked}, kept {checked.kept}, dropped {checked.checked - checked.kept}")
 
 
 def export(
     ctx: typer.Context,
     split: Optional[str] = typer.Option(None, "--split", help="train:dev:test ratio (default from cmner.toml, 3:1:1)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the split (default from cmner.toml)."),
-    keep_splits: bool = typer.Option(False, "--keep-splits", help="Keep the splits posts already have (a release's)."),
+    resplit: bool = typer.Option(
+        False, "--resplit", help="Re-split every post, also those that already have a split (says how many move)."
+    ),
+    keep_splits: bool = typer.Option(False, "--keep-splits", hidden=True, help="The default now; accepted, no effect."),
     fmt: str = typer.Option("cmner", "--format", "-f", help="cmner, twitter2015, jsonl or parquet."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: <workspace>/exports/<format>)."),
 ) -> None:
-    """Write train / dev / test, stratified by topic and leak-free, with the images beside the text."""
-    from ..console import info, progress_task, warn
-    from ..export import EXPORT_FORMATS, export_corpus
-    from ..splits import parse_ratio
+    """Write train / dev / test, stratified by topic and leak-free, with the images beside the text.
 
-    workspace = open_ws(ctx)
-    settings = workspace.settings
-    ratio = split or settings.split_ratio
-    parse_ratio(ratio)  # a bad ratio is reported before any work starts
+    Posts that already have a split (a release's, or an earlier export's) keep it; only posts without
+    one are split at the ratio. --resplit re-splits everything.
+    """
+    from ..console import info, progress_task, warn
+    from ..export import EXPORT_FORMATS, export_workspace
+
+    if resplit and keep_splits:
+        raise typer.BadParameter("--keep-splits (the default) contradicts --resplit; use one", param_hint="--resplit")
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
-    out_dir = out or workspace.exports_dir / fmt
-    with progress_task("exporting", workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status='gold'")) as advance:
-        report = export_corpus(
-            workspace.store, out_dir, fmt=fmt, ratio=ratio,
-            seed=settings.seed if seed is None else seed, keep_splits=keep_splits,
-            near_duplicate_jaccard=settings.near_duplicate_jaccard, images_dir=workspace.images_dir,
-            progress=advance,
-        )
+    workspace = open_ws(ctx)
+    report = export_workspace(workspace, ratio=split, seed=seed, resplit=resplit, fmt=fmt, out=out,
+                              progress=progress_task)
+    out_dir = report.out_dir
+    if report.refused_posts:
+        warn(f"{len(report.refused_posts)} gold posts left out: their id cannot be written in a release "
+             f"(e.g. {report.refused_posts[0]!r})")
     if report.missing_images:
         warn(f"{len(report.missing_images)} kept images are not in {workspace.images_dir} (e.g. {report.missing_images[0]})")
+    if report.groups_spread_over_splits:
+        example = ", ".join(report.groups_spread_over_splits[0][:4])
+        warn(
+            f"{len(report.groups_spread_over_splits)} near-duplicate groups keep posts in different stored splits "
+            f"(e.g. {example}): a leak, listed by `stats`; --resplit puts each group in one split"
+        )
     counts = ", ".join(f"{name} {count}" for name, count in report.posts_by_split.items())
-    kept_together = "" if keep_splits else f"; {report.groups_kept_together} duplicate groups kept within one split"
-    info(f"exported {counts} to {out_dir} ({report.images_copied} images copied{kept_together})")
+    info(f"exported {counts} to {out_dir} ({report.images_copied} images copied; "
+         f"{report.groups_kept_together} duplicate groups kept within one split)")
+    moved = f", {report.posts_moved} moved to another split (--resplit)" if resplit else ""
+    info(f"splits: {report.posts_kept_split} posts kept their split, {report.posts_newly_assigned} newly assigned{moved}")
+    if (split is not None or seed is not None) and not resplit and report.posts_newly_assigned == 0:
+        info("--split / --seed apply only to posts without a split; --resplit re-splits every post")
 
 
 def stats(
@@ -107,14 +150,9 @@ def stats(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots to <workspace>/exports/."),
 ) -> None:
     """Print the paper's Table 1, topic / image / entity / length distributions and a split-leak audit."""
-    from cmner_build.stats.corpus_stats import compute_stats
+    from cmner_build.stats.corpus_stats import workspace_stats
 
-    workspace = open_ws(ctx)
-    result = compute_stats(workspace.store, workspace.settings.near_duplicate_jaccard)
-    if plots:
-        from cmner_build.stats.plots import write_plots
-
-        result["plots"] = [str(path) for path in write_plots(result, workspace.exports_dir)]
+    result = workspace_stats(open_ws(ctx), plots)
     if as_json:
         print_json(result)
     else:

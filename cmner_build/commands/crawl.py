@@ -1,4 +1,4 @@
-"""Commands of the crawl stage (issue 3): registered on the app by `register`."""
+"""`cmner-build crawl`: parses the options, calls crawl/run.py's `run_crawl`, prints the summary."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import open_ws, print_json
+from .common import print_json, workspace_root
 
 EPILOG = (
     "Example: cmner-build -w corpus crawl --topic 体育 --limit 200   "
@@ -52,67 +52,16 @@ def crawl(
     """Collect topic-tagged Weibo posts with all their pictures: resumable, polite, archived."""
     from cmner_build.errors import CmnerError
 
-    from cmner_build.crawl.dates import parse_day
-    from cmner_build.crawl.display import live_progress, render_summary
-    from cmner_build.crawl.run import crawl_from_archive, crawl_topics, download_pending_images
-    from cmner_build.crawl.settings import crawl_settings
+    from cmner_build.crawl.render import render_summary
+    from cmner_build.crawl.run import CrawlRequest, run_crawl
 
-    if from_archive is not None and download_images:
-        raise CmnerError("--from-archive and --download-images are separate runs; use one at a time")
-    if from_archive is not None or download_images:
-        mode = "--from-archive" if from_archive is not None else "--download-images"
-        online_only = {"--limit": limit is not None, "--pages": pages is not None, "--since": since is not None,
-                       "--until": until is not None, "--restart": restart, "--no-images": not images,
-                       "--container": container != "both"}
-        if download_images:
-            online_only["--topic"] = bool(topic)
-        misplaced = [name for name, given in online_only.items() if given]
-        if misplaced:
-            raise CmnerError(f"{', '.join(misplaced)}: only for the online crawl, not with {mode}")
-        if topic and len(topic) > 1:
-            raise CmnerError("--from-archive takes at most one --topic (it keeps only that topic's bodies)")
-    if container not in ("both", "topic", "search"):
-        raise CmnerError(f"--container must be topic, search or both, not {container!r}")
-    days = {}
-    for name, value in (("--since", since), ("--until", until)):
-        if value is not None:
-            try:
-                days[name] = parse_day(value)
-            except ValueError:
-                raise CmnerError(f"{name} {value!r} is not a day in the form YYYY-MM-DD") from None
-    if "--since" in days and "--until" in days and days["--since"] > days["--until"]:
-        raise CmnerError("--since is after --until: no post can match")
-
-    workspace = open_ws(ctx, create=True)
-    settings = crawl_settings(workspace.settings).with_overrides(
-        api_base=api_base.rstrip("/") if api_base else None,
-        image_base=image_base.rstrip("/") if image_base else None,
+    request = CrawlRequest(
+        topics=list(topic or []), limit=limit, pages=pages, since=since, until=until, container=container,
+        restart=restart, images=images, from_archive=from_archive, download_images=download_images,
+        api_base=api_base, image_base=image_base,
     )
     try:
-        if from_archive is not None:
-            title = f"crawl --from-archive {from_archive}"
-            with live_progress("reading archive") as hook:
-                summary = crawl_from_archive(workspace, from_archive, topic=topic[0] if topic else None,
-                                             settings=settings, on_progress=hook)
-        elif download_images:
-            title = "crawl --download-images"
-            from cmner_build.crawl.record import pending_images
-
-            with live_progress("downloading", total=len(pending_images(workspace.store))) as hook:
-                summary = download_pending_images(workspace, settings=settings, on_progress=hook)
-        else:
-            from cmner_build.crawl.crawler import CrawlPlan
-
-            topics = topic or workspace.settings.topics
-            _warn_without_cookie(settings)
-            title = f"crawl {', '.join(topics)}"
-            plan = CrawlPlan(
-                topics=topics, limit=limit, pages=pages, since=days.get("--since"), until=days.get("--until"),
-                containers=settings.containers if container == "both" else (container,),
-                restart=restart, download_images=images,
-            )
-            with live_progress(f"crawling {', '.join(topics)}") as hook:
-                summary = crawl_topics(workspace, plan, settings=settings, on_progress=hook)
+        title, summary = run_crawl(workspace_root(ctx), request)
     except CmnerError as error:
         partial = getattr(error, "summary", None)
         if partial is not None:
@@ -121,13 +70,3 @@ def crawl(
     render_summary(summary, title)
     if as_json:
         print_json(summary.to_dict())
-
-
-def _warn_without_cookie(settings) -> None:  # noqa: ANN001 - CrawlSettings, imported lazily
-    from cmner_build.console import warn
-
-    if settings.cookie() is None:
-        warn(
-            f"${settings.cookie_env} is not set: m.weibo.cn throttles requests without a login cookie "
-            "(HTTP 432/418); see docs/crawl.md for how to set it"
-        )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
@@ -18,6 +16,8 @@ DEFAULT_DEMO_DIR = Path("demo-workspace")
 
 def sample_dir() -> Path:
     """The bundled synthetic sample corpus (cmner_build/sample)."""
+    from importlib import resources
+
     return Path(str(resources.files("cmner_build") / "sample"))
 
 
@@ -30,7 +30,7 @@ class DemoStep:
 
 
 def _annotate_step(name: str) -> Callable[[Path], Optional[Sequence[str]]]:
-    """A step of annotate/doccano_demo.py, imported when the step runs (not at CLI start)."""
+    """A step of annotate/doccano/demo.py, imported when the step runs (not at CLI start)."""
 
     def step(root: Path) -> Optional[Sequence[str]]:
         from cmner_build.annotate.doccano import demo as doccano_demo
@@ -83,6 +83,8 @@ def prepare_demo_dir(root: Path) -> None:
             from ..errors import WorkspaceError
 
             raise WorkspaceError(f"{root} is not empty and is not a demo workspace; choose another with -w")
+        import shutil
+
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / DEMO_MARKER).write_text("created by `cmner-build demo`; removed and rebuilt on the next demo run\n")
@@ -94,7 +96,8 @@ def demo(ctx: typer.Context) -> None:
 
     root = workspace_root(ctx) or DEFAULT_DEMO_DIR
     prepare_demo_dir(root)
-    from ..cli import app
+    # The running app's root command, from the context: no import of cli.py (which imports this module).
+    app = ctx.find_root().command
 
     sample = str(sample_dir())
     for number, step in enumerate(DEMO_STEPS, start=1):
@@ -105,10 +108,10 @@ def demo(ctx: typer.Context) -> None:
             continue
         args = [arg.replace("{sample}", sample) for arg in args]
         err.print(f"$ cmner-build -w {root} {' '.join(args)}", style="dim", highlight=False, markup=False)
-        exit_code = app(["-w", str(root), *args], standalone_mode=False)
+        exit_code = app.main(["-w", str(root), *args], prog_name="cmner-build", standalone_mode=False)
         if exit_code:
             from ..errors import CmnerError
 
             raise CmnerError(f"demo step {number} ({step.title}) exited with {exit_code}; the workspace is kept in {root}")
     err.rule("[bold green]demo finished")
-    err.print(f"workspace: {root}  (exports in {root / 'exports'})", highlight=False)
+    err.print(f"workspace: {root}  (exports in {root / 'exports'})", highlight=False, markup=False)

@@ -94,7 +94,7 @@ def confirmations(workspace: Workspace, batch_id: str) -> dict[tuple[str, str], 
 
 
 def pass_pilot_gate(workspace: Workspace) -> None:
-    """What `agreement --round pilot` (issue 6) writes when the pilot passes."""
+    """What `agreement --round pilot` writes when the pilot passes."""
     with workspace.store.transaction():
         workspace.store.execute("INSERT INTO agreement_runs (created_at, round, strict_f1, passed) "
                                 "VALUES (?, 'pilot', 0.95, 1)", (utc_now(),))

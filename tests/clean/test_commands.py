@@ -66,7 +66,7 @@ def test_clean_then_images_like_the_demo(workspace: Workspace) -> None:
 
 def test_dry_run_prints_rules_and_samples_and_writes_nothing(workspace: Workspace) -> None:
     fill_like_crawl(workspace)
-    run_cli("-w", workspace.root, "clean", "--dry-run")  # the first call creates the stage's tables
+    run_cli("-w", workspace.root, "clean", "--dry-run")
     before = snapshot(workspace.store)
     result = run_cli("-w", workspace.root, "clean", "--dry-run", "--samples", "2")
     assert result.exit_code == 0, result.output
@@ -75,6 +75,36 @@ def test_dry_run_prints_rules_and_samples_and_writes_nothing(workspace: Workspac
                      "nothing written", "would be updated"):
         assert expected in result.output, expected
     assert result.output.count("before:") == 2
+
+
+def database_state(workspace: Workspace) -> tuple:
+    """corpus.db's bytes, modification time and tables, read through a read-only connection."""
+    import hashlib
+    import sqlite3
+
+    path = workspace.db_path
+    reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    tables = sorted(row[0] for row in reader.execute("SELECT name FROM sqlite_master"))
+    reader.close()
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns, tables
+
+
+def test_a_first_dry_run_creates_no_table_and_leaves_corpus_db_untouched(workspace: Workspace) -> None:
+    fill_like_crawl(workspace)
+    workspace.close()  # checkpoint: every row is in corpus.db itself, nothing pending in the WAL
+    before = database_state(workspace)
+    assert "clean_posts" not in before[2]
+    for arguments in (("clean", "--dry-run"), ("clean", "--dry-run", "--json"), ("clean", "--gold", "--dry-run")):
+        result = run_cli("-w", workspace.root, *arguments)
+        assert result.exit_code == 0, result.output
+        assert database_state(workspace) == before, arguments
+    assert "would be updated" in run_cli("-w", workspace.root, "clean", "--dry-run").output
+    # The dry run reports what the real run then does.
+    dry = json.loads(run_cli("-w", workspace.root, "clean", "--dry-run", "--json").stdout)
+    real = json.loads(run_cli("-w", workspace.root, "clean", "--json").stdout)
+    assert database_state(workspace) != before
+    assert {key: value for key, value in dry.items() if key != "dry_run"} == {
+        key: value for key, value in real.items() if key != "dry_run"}
 
 
 def test_clean_twice_reports_nothing_to_do(workspace: Workspace) -> None:

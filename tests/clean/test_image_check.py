@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageEnhance
 from cmner_build.clean.image_check import check_image
 from cmner_build.clean.image_dedupe import hamming_distance
 from cmner_build.clean.image_pool import check_images
-from cmner_build.clean.options import ImageOptions
+from cmner_build.clean.settings import ImageOptions
 
 from tests.clean_helpers import photo_like
 
@@ -228,3 +228,38 @@ def test_brightness_and_watermark_stay_within_the_threshold(tmp_path: Path) -> N
 def test_unreadable_paths_are_missing_files_not_crashes(tmp_path: Path) -> None:
     for path in (tmp_path / "name\0with-nul.jpg", tmp_path, tmp_path / "absent.jpg"):
         assert check_image(0, path, OPTIONS).drop_reason == "missing_file"
+
+
+def cut_and_reterminate(raw: bytes, keep: int) -> bytes:
+    """A JPEG cut after `keep` bytes whose writer still closed it with the end-of-image marker FF D9."""
+    return raw[:keep] + b"\xff\xd9"
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])  # 4:4:4 and 4:2:0 (MCU 8 and 16 pixels wide)
+def test_a_jpeg_cut_short_but_ending_in_ff_d9_is_truncated(tmp_path: Path, subsampling: int) -> None:
+    raw = encode(photo_like(5, (640, 480)), "JPEG", quality=90, subsampling=subsampling)
+    for keep in (len(raw) // 3, len(raw) * 9 // 10, len(raw) - 300):
+        path = tmp_path / f"cut{keep}.jpg"
+        path.write_bytes(cut_and_reterminate(raw, keep))
+        check = check_image(1, path, OPTIONS)
+        assert check.drop_reason == "truncated", (keep, check.detail)
+        assert "mid-grey" in check.detail
+    whole = tmp_path / "whole.jpg"
+    whole.write_bytes(raw)
+    assert check_image(2, whole, OPTIONS).drop_reason is None
+
+
+def test_real_and_sample_images_are_not_taken_for_cut_ones(shared_data: Path, tmp_path: Path) -> None:
+    from cmner_build.commands.demo import sample_dir
+
+    real = sorted((shared_data / "cmner" / "images").glob("*.jpg"))
+    sample = sorted((sample_dir() / "images").glob("*.jpg"))
+    assert len(real) == 25 and len(sample) > 100
+    flagged = [path.name for path in real + sample if check_image(0, path, OPTIONS).drop_reason == "truncated"]
+    assert flagged == []
+    # ... while each real image cut to 60 % and re-terminated is caught.
+    for index, path in enumerate(real):
+        raw = path.read_bytes()
+        cut = tmp_path / f"{index}.jpg"
+        cut.write_bytes(cut_and_reterminate(raw, len(raw) * 6 // 10))
+        assert check_image(index, cut, OPTIONS).drop_reason == "truncated", path.name

@@ -17,7 +17,7 @@ from cmner_build.clean.image_dedupe import (
     near_duplicate_pairs,
     popcount64,
 )
-from cmner_build.clean.options import ImageOptions
+from cmner_build.clean.settings import ImageOptions
 
 
 def brute_force(hashes: list[int], threshold: int) -> set[tuple[int, int, int]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 from cmner_build.clean.image_stage import process_images
-from cmner_build.clean.options import ImageOptions
+from cmner_build.clean.settings import ImageOptions
 from cmner_build.workspace import Workspace
 
 from tests.clean_helpers import add_images, add_post, photo_like, save_photo, snapshot

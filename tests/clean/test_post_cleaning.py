@@ -6,12 +6,14 @@ import json
 
 import pytest
 
-from cmner_build.clean.options import CleanOptions
+from cmner_build.clean.schema import MIGRATIONS
+from cmner_build.clean.settings import CleanOptions
 from cmner_build.clean.post_cleaning import clean_corpus
 from cmner_build.config import load_settings
 from cmner_build.workspace import Workspace
 
 from tests.clean_helpers import add_post, snapshot
+from tests.helpers import AT_069, HUREN_A, HUREN_B
 
 NOISY = "赛后张伟表示，\u200b球队表现得非常出色！[赞]#体育# 网页链接"
 CLEAN = "赛后张伟表示，球队表现得非常出色！#体育#"
@@ -85,7 +87,8 @@ def test_dry_run_writes_nothing_and_shows_samples(workspace: Workspace) -> None:
     add_post(store, "P1", NOISY)
     add_post(store, "P2", "砍死你！")
     options = options_for(workspace)
-    clean_corpus(store, options, dry_run=True)  # applies the stage's migration, writes no post
+    clean_corpus(store, options, dry_run=True)  # writes nothing, not even the stage's tables
+    assert store.pending_migrations(MIGRATIONS) == ["clean/0001_clean_posts"]
     before = snapshot(store)
     report = clean_corpus(store, options, dry_run=True, samples=10)
     assert snapshot(store) == before
@@ -211,6 +214,16 @@ def test_near_duplicates_are_grouped_and_optionally_dropped(workspace: Workspace
     assert sorted(report.restored) == ["A2", "A3", "B1"]
 
 
+def test_pairs_exactly_at_the_threshold_are_grouped(workspace: Workspace) -> None:
+    add_post(workspace.store, "H1", HUREN_A)
+    add_post(workspace.store, "H2", HUREN_B)  # Jaccard 0.70 with H1
+    add_post(workspace.store, "Q1", AT_069[0])
+    add_post(workspace.store, "Q2", AT_069[1])  # Jaccard 0.69: below the threshold
+    clean_corpus(workspace.store, options_for(workspace))
+    groups = dict(workspace.store.query("SELECT post_id, dup_group FROM posts"))
+    assert groups == {"H1": "H1", "H2": "H1", "Q1": None, "Q2": None}
+
+
 def test_redaction_kinds_from_settings(workspace: Workspace) -> None:
     add_post(workspace.store, "P1", "手机13812345678 邮箱abc@qq.com")
     clean_corpus(workspace.store, options_for(workspace, 'redact = ["email"]'))
@@ -232,3 +245,15 @@ def test_bad_settings_are_reported_by_name(workspace: Workspace, config: str, me
         options_for(workspace, config)
     assert str(caught.value).startswith(str(workspace.config_path))
     assert message in str(caught.value)
+
+
+def test_private_data_is_redacted_before_a_text_rule_can_disguise_it(workspace: Workspace) -> None:
+    store = workspace.store
+    add_post(store, "P1", "有事发邮件zhang[at]qq.com[哈哈]，或加ＱＱ：１２３４５６７８９")
+    add_post(store, "P2", "电话138\u200b1234\u200b5678[赞]")  # takes shape once zero-width characters are gone
+    report = clean_corpus(store, options_for(workspace))
+    texts = dict(store.query("SELECT post_id, text FROM posts"))
+    assert texts["P1"] == "有事发邮件<EMAIL>，或加ＱＱ：<QQ>"
+    assert texts["P2"] == "电话<PHONE>"
+    assert report.rules["pii:email"] == {"posts": 1, "changes": 1}
+    assert report.rules["pii:phone"] == {"posts": 1, "changes": 1}

@@ -2,7 +2,6 @@ import os
 import subprocess
 import sys
 
-import click
 import typer.main
 
 from cmner_build.cli import app
@@ -18,7 +17,7 @@ def all_commands():
     stack = [((), root)]
     while stack:
         path, command = stack.pop()
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a group (typer 0.25+ carries its own click classes)
             stack.extend((path + (name,), sub) for name, sub in command.commands.items())
         else:
             yield path, command
@@ -96,8 +95,77 @@ def test_import_then_export_through_the_cli(tmp_path):
     release.write_text("WID:A\n北\tB-LOC\n京\tI-LOC\n\nWID:B\n好\tO\n", encoding="utf-8")
     root = tmp_path / "ws"
     assert run_cli("-w", root, "import", release).exit_code == 0
-    result = run_cli("-w", root, "export", "--keep-splits", "--out", tmp_path / "out")
+    result = run_cli("-w", root, "export", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "train.txt").read_bytes().decode("utf-8") == (
         "WID:A\r\n北\tB-LOC\r\n京\tI-LOC\r\n\r\nWID:B\r\n好\tO\r\n"
     )
+    assert "2 posts kept their split, 0 newly assigned" in result.output
+    # --keep-splits, the old spelling of the default, is still accepted.
+    assert run_cli("-w", root, "export", "--keep-splits", "--out", tmp_path / "out").exit_code == 0
+
+
+def flat(output: str) -> str:
+    """The CLI's messages without the terminal's line wrapping."""
+    return " ".join(output.split())
+
+
+def test_splits_change_only_when_asked(tmp_path):
+    root = tmp_path / "ws"
+    train = tmp_path / "train.txt"
+    train.write_text("\n\n".join(f"WID:P{i:02d}\n" + "\n".join(f"{c}\tO" for c in f"第{i:02d}条微博{chr(0x4E00 + 7 * i)}") for i in range(10)) + "\n",
+                     encoding="utf-8")
+    assert run_cli("-w", root, "import", train).exit_code == 0
+    result = run_cli("-w", root, "export", "--split", "3:1:1", "--out", tmp_path / "out")
+    assert "10 posts kept their split, 0 newly assigned" in flat(result.output)
+    assert "--split / --seed apply only to posts without a split" in flat(result.output)
+    result = run_cli("-w", root, "export", "--resplit", "--split", "3:1:1", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "6 posts kept their split, 0 newly assigned, 4 moved to another split (--resplit)" in flat(result.output)
+    result = run_cli("-w", root, "import", train)
+    assert "4 posts already stored have another split than their file gives" in flat(result.output)
+    assert "--take-file-splits" in flat(result.output)
+    result = run_cli("-w", root, "import", train, "--take-file-splits")
+    assert "they now have the file's split" in flat(result.output)
+    result = run_cli("-w", root, "export", "--out", tmp_path / "out")
+    assert "10 posts kept their split" in flat(result.output)
+    assert len((tmp_path / "out" / "train.txt").read_text(encoding="utf-8").split("WID:")) == 11
+    result = run_cli("-w", root, "export", "--resplit", "--keep-splits")
+    assert result.exit_code == 2 and "contradicts" in flat(result.output)
+
+
+def test_help_shows_bracketed_settings_and_the_panels():
+    push_help = run_cli("annotate", "push", "--help").stdout
+    assert "[annotate] batch_size" in " ".join(push_help.split())
+    top = run_cli("--help").stdout
+    assert top.index("1. Workspace") < top.index("2. Collect") < top.index("5. Baselines")
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"cmner-build {version('cmner-build')}"
+
+
+def test_a_global_option_after_the_command_gets_a_hint_and_a_typo_one_suggestion():
+    misplaced = run_cli("stats", "-w", "corp")
+    assert misplaced.exit_code == 2
+    assert "put it before the command" in misplaced.stderr and "cmner-build -w DIR stats" in misplaced.stderr
+    typo = run_cli("stat")
+    assert typo.exit_code == 2
+    assert typo.stderr.count("Did you mean") == 1
+
+
+def test_redirected_output_has_no_progress_frames_and_no_wrapped_lines(tmp_path):
+    release = tmp_path / "posts.txt"  # no split in the name: the posts get none
+    release.write_text("WID:p1\n北\tB-LOC\n京\tI-LOC\n好\tO\n\nWID:p2\n天\tO\n津\tO\n", encoding="utf-8")
+    cli = [sys.executable, "-m", "cmner_build", "-w", str(tmp_path / "ws")]
+    imported = subprocess.run([*cli, "import", str(release)], capture_output=True, text=True, check=True)
+    assert "━" not in imported.stderr and "\r" not in imported.stderr
+    assert [line for line in imported.stderr.splitlines() if line.startswith("imported 2 posts")]
+    stats = subprocess.run([*cli, "stats", "--no-plots"], capture_output=True, text=True, check=True,
+                           env={**os.environ, "COLUMNS": "60"})
+    sentence = next(line for line in stats.stdout.splitlines() if line.startswith("Table 1"))
+    assert "cmner-build export" in sentence  # one line, not cut at 60 or 80 columns

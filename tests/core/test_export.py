@@ -1,4 +1,6 @@
 import json
+import random
+from collections import Counter
 
 import pytest
 
@@ -7,6 +9,11 @@ from cmner_build.export import export_corpus, leak_groups, load_gold_posts
 from cmner_build.formats import read_tagged_file
 from cmner_build.importer import import_release
 from cmner_build.near_duplicates import near_duplicate_pairs
+from cmner_build.privacy import ALLOWED_KEY
+
+from tests.helpers import mask_gold_private_data
+
+from tests.helpers import AT_070, AT_071, AT_075, HUREN_A, HUREN_B
 
 TOPICS = ["体育", "旅游", "科技"]
 
@@ -52,17 +59,24 @@ def test_jsonl_and_parquet_load_with_hugging_face_datasets(workspace, tmp_path):
         assert (out / "images" / "P000_a.jpg").read_bytes() == b"img"
 
 
-def test_reruns_are_byte_identical_and_the_seed_matters(workspace, tmp_path):
+def test_reruns_are_byte_identical_and_only_resplit_changes_the_splits(workspace, tmp_path):
     import_release(workspace.store, [small_release(tmp_path)], "cmner", topics=TOPICS)
     outputs = []
-    for run, seed in ((1, 5), (2, 5), (3, 6)):
+    for run, seed, resplit in ((1, 5, False), (2, 5, False), (3, 6, False), (4, 6, True), (5, 5, False)):
         out = tmp_path / f"run{run}"
-        export_corpus(workspace.store, out, fmt="cmner", seed=seed)
+        report = export_corpus(workspace.store, out, fmt="cmner", seed=seed, resplit=resplit)
         outputs.append({p.name: p.read_bytes() for p in out.glob("*.txt")})
-    assert outputs[0] == outputs[1]
-    assert outputs[0] != outputs[2]
+        if run == 1:
+            assert (report.posts_newly_assigned, report.posts_kept_split, report.posts_moved) == (30, 0, 0)
+        if run == 3:
+            assert (report.posts_newly_assigned, report.posts_kept_split, report.posts_moved) == (0, 30, 0)
+        if run == 4:
+            assert report.posts_moved > 0 and report.posts_moved + report.posts_kept_split == 30
+    assert outputs[0] == outputs[1] == outputs[2]  # another seed alone does not re-split
+    assert outputs[3] != outputs[0]
+    assert outputs[4] == outputs[3]  # the re-split is kept by later plain exports
     split_rows = dict(workspace.store.query("SELECT post_id, split FROM posts"))
-    written = {d.doc_id: "train" for d in read_tagged_file(tmp_path / "run3" / "train.txt", "cmner").documents}
+    written = {d.doc_id: "train" for d in read_tagged_file(tmp_path / "run5" / "train.txt", "cmner").documents}
     assert all(split_rows[post_id] == "train" for post_id in written)
 
 
@@ -89,27 +103,45 @@ def test_export_refuses_what_it_cannot_write(workspace, tmp_path, shared_data):
         export_corpus(workspace.store, tmp_path / "out", fmt="cmner")
     with pytest.raises(CmnerError, match="three parts"):
         export_corpus(workspace.store, tmp_path / "out", fmt="twitter2015", ratio="3:1")
-    report = export_corpus(workspace.store, tmp_path / "tw", fmt="twitter2015", keep_splits=True)
+    report = export_corpus(workspace.store, tmp_path / "tw", fmt="twitter2015")
     assert report.posts_by_split == {"train": 0, "dev": 1000, "test": 0}
     assert (tmp_path / "tw" / "dev.txt").read_text(encoding="utf-8").startswith("IMGID:")
 
 
-def test_keep_splits_reproduces_the_release_exactly(release_workspace, tmp_path, shared_data):
+def test_a_plain_export_reproduces_the_release_exactly_but_its_private_data(release_workspace, tmp_path, shared_data):
     sources = {name: shared_data / "cmner" / f"{name}.txt" for name in ("train", "dev")}
-    report = export_corpus(release_workspace.store, tmp_path / "out", fmt="cmner", keep_splits=True,
+    assert mask_gold_private_data(release_workspace.store) == {"phone": 1}  # dev post Lcd7WqN4e
+    report = export_corpus(release_workspace.store, tmp_path / "out", fmt="cmner", ratio="3:1:1",
                            images_dir=release_workspace.images_dir)
+    assert report.posts_by_split == {"train": 3000, "dev": 1000, "test": 0}
+    assert (report.posts_kept_split, report.posts_newly_assigned, report.posts_moved) == (4000, 0, 0)
+    # The release puts identical texts in train and dev: kept as released, and reported.
+    assert report.groups_spread_over_splits
+    assert Counter(split for (split,) in release_workspace.store.execute("SELECT split FROM posts")) == {
+        "train": 3000, "dev": 1000}
     assert report.images_copied == 25
     assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == sorted(
         p.name for p in (shared_data / "cmner" / "images").iterdir())
     for name, source in sources.items():
         original = [(d.doc_id, d.tokens, d.tags) for d in read_tagged_file(source, "cmner").documents]
         exported = [(d.doc_id, d.tokens, d.tags) for d in read_tagged_file(tmp_path / "out" / f"{name}.txt", "cmner").documents]
-        assert exported == original
+        differing = [(a, b) for a, b in zip(original, exported) if a != b]
+        assert len(exported) == len(original) and len(differing) == (1 if name == "dev" else 0)
+        for (doc_id, tokens, tags), (exported_id, exported_tokens, exported_tags) in differing:
+            assert (exported_id, exported_tags) == (doc_id, tags) and doc_id == "Lcd7WqN4e"
+            changed = "".join(a for a, b in zip(tokens, exported_tokens) if a != b)
+            assert changed == "18076315634" and "".join(exported_tokens).endswith("预约电话：***********")
     assert (tmp_path / "out" / "test.txt").read_bytes() == b""
 
 
-def test_fresh_split_of_the_release_has_no_leak(release_workspace, tmp_path):
-    report = export_corpus(release_workspace.store, tmp_path / "out", fmt="cmner", ratio="3:1:1", seed=42)
+def test_resplit_of_the_release_has_no_leak_and_says_how_many_posts_move(release_workspace, tmp_path):
+    mask_gold_private_data(release_workspace.store)
+    before = dict(release_workspace.store.query("SELECT post_id, split FROM posts"))
+    report = export_corpus(release_workspace.store, tmp_path / "out", fmt="cmner", ratio="3:1:1", seed=42, resplit=True)
+    after = dict(release_workspace.store.query("SELECT post_id, split FROM posts"))
+    assert report.posts_moved == sum(1 for post_id in before if before[post_id] != after[post_id]) > 1000
+    assert report.posts_kept_split == 4000 - report.posts_moved
+    assert report.groups_spread_over_splits == []
     assert sum(report.posts_by_split.values()) == 4000
     assert abs(report.posts_by_split["train"] - 2400) <= 10
     posts = load_gold_posts(release_workspace.store)
@@ -118,3 +150,53 @@ def test_fresh_split_of_the_release_has_no_leak(release_workspace, tmp_path):
     assert pairs, "the release has near-duplicates to keep together"
     assert all(split_of[a] == split_of[b] for a, b, _ in pairs)
     assert max(len(g) for g in leak_groups(posts, 0.7)) >= 2
+
+
+def test_pairs_at_and_just_above_the_threshold_are_exported_into_one_split(workspace, tmp_path):
+    pairs = {"h": (HUREN_A, HUREN_B), "p70": AT_070, "p71": AT_071, "p75": AT_075}
+    blocks = [f"WID:{name}{side}\n" + "\n".join(f"{c}\tO" for c in text)
+              for name, texts in pairs.items() for side, text in zip("ab", texts)]
+    rng = random.Random(0)
+    fillers = ["".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(20)) for _ in range(30)]
+    blocks += [f"WID:U{i:02d}\n" + "\n".join(f"{c}\tO" for c in text) for i, text in enumerate(fillers)]
+    path = tmp_path / "pairs.txt"
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    import_release(workspace.store, [path], "cmner")
+    for seed in range(6):
+        report = export_corpus(workspace.store, tmp_path / "out", seed=seed, resplit=True)
+        assert report.groups_kept_together == 4
+        written = {d.doc_id: split for split in ("train", "dev", "test")
+                   for d in read_tagged_file(tmp_path / "out" / f"{split}.txt", "cmner").documents}
+        for name in pairs:
+            assert written[f"{name}a"] == written[f"{name}b"], (seed, name)
+
+
+def release_with_private_data(tmp_path):
+    """Three posts: a phone number outside any entity, a QQ number in full-width digits, and a clean one."""
+    posts = {
+        "PRIV1": ("张三在北京，电话13812345678#体育#", {0: "B-PER", 1: "I-PER", 3: "B-LOC", 4: "I-LOC"}),
+        "PRIV2": ("李四说ＱＱ：１２３４５６７８９#旅游#", {0: "B-PER", 1: "I-PER"}),
+        "CLEAN": ("王五在上海看比赛#科技#", {0: "B-PER", 1: "I-PER", 3: "B-LOC", 4: "I-LOC"}),
+    }
+    blocks = []
+    for post_id, (text, tags) in posts.items():
+        blocks.append("\n".join([f"WID:{post_id}"] + [f"{c}\t{tags.get(i, 'O')}" for i, c in enumerate(text)]))
+    path = tmp_path / "private.txt"
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+def test_export_refuses_gold_posts_with_private_data_names_them_and_writes_nothing(workspace, tmp_path):
+    import_release(workspace.store, [release_with_private_data(tmp_path)], "cmner")
+    with pytest.raises(CmnerError) as caught:
+        export_corpus(workspace.store, tmp_path / "out", fmt="cmner", ratio="1:1:1")
+    message = str(caught.value)
+    assert "2 gold posts still hold private data: PRIV1 (phone), PRIV2 (qq)" in message
+    assert "clean --gold" in message and "CLEAN" not in message
+    assert not (tmp_path / "out").exists()
+    assert workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE split IS NOT NULL") == 0
+    # A kind switched off in clean.redact is not checked; a value a person declared public is exported.
+    export_corpus(workspace.store, tmp_path / "qq-only", fmt="jsonl", ratio="1:1:1", private_kinds=("email",))
+    workspace.store.execute("UPDATE posts SET meta = ? WHERE post_id = 'PRIV1'", (json.dumps({ALLOWED_KEY: ["13812345678"]}),))
+    with pytest.raises(CmnerError, match=r"1 gold posts still hold private data: PRIV2 \(qq\)"):
+        export_corpus(workspace.store, tmp_path / "out", fmt="cmner", ratio="1:1:1")

@@ -105,7 +105,7 @@ def test_real_release_files_parse_without_repairs(shared_data):
         assert len(result.documents) == posts
         assert sum(len(d.tokens) for d in result.documents) == tokens
         assert result.warnings == []
-    # Twitter-2015 has entity-initial I- tags (notes/baselines.md §5.1: 186 in train, 53 in valid); each is
+    # Twitter-2015 has entity-initial I- tags (186 in train, 53 in valid); each is
     # read as B- with a warning, which gives seqeval's lenient chunk counts (6,352 and 1,594).
     for name, tweets, tokens, repairs, entities in (("train.txt", 4000, 64439, 186, 6352),
                                                     ("valid.txt", 1000, 16178, 53, 1594)):

@@ -27,7 +27,7 @@ def test_import_stores_posts_spans_split_topic_and_images(workspace, tmp_path):
     assert (row["post_id"], row["text"], row["split"], row["topic"], row["status"]) == ("AAA", "张三#体育#", "train", "体育", "gold")
     assert workspace.store.gold_spans() == {"AAA": [Span(0, 2, "PER")]}
     images = workspace.store.query("SELECT file_name, position, status FROM images ORDER BY position")
-    assert [tuple(r) for r in images] == [("AAA_x1.jpg", 0, "kept"), ("AAA_x2.jpg", 1, "kept")]
+    assert [tuple(r) for r in images] == [("AAA_x1.jpg", 0, "downloaded"), ("AAA_x2.jpg", 1, "downloaded")]
     assert sorted(p.name for p in workspace.images_dir.iterdir()) == ["AAA_x1.jpg", "AAA_x2.jpg"]
 
 
@@ -41,6 +41,22 @@ def test_reimport_is_idempotent_and_a_conflict_changes_nothing(workspace, tmp_pa
         import_release(workspace.store, [changed], "cmner")
     assert workspace.store.post_ids() == {"A"}
     assert workspace.store.gold_spans()["A"] == [Span(0, 2, "LOC")]
+
+
+def test_a_file_that_gives_another_split_is_reported_and_taken_only_when_asked(workspace, tmp_path):
+    import_release(workspace.store, [write(tmp_path / "train.txt", "WID:A\n北\tB-LOC\n京\tI-LOC\n\nWID:B\n好\tO\n")], "cmner")
+    moved = write(tmp_path / "dev.txt", "WID:A\n北\tB-LOC\n京\tI-LOC\n\nWID:C\n是\tO\n")
+    report = import_release(workspace.store, [moved], "cmner")
+    assert report.split_differs == [("A", "train", "dev")] and report.splits_taken == 0
+    assert (report.posts_added, report.posts_unchanged) == (1, 1)
+    assert dict(workspace.store.query("SELECT post_id, split FROM posts")) == {"A": "train", "B": "train", "C": "dev"}
+    report = import_release(workspace.store, [moved], "cmner", take_file_splits=True)
+    assert report.split_differs == [("A", "train", "dev")] and report.splits_taken == 1
+    assert dict(workspace.store.query("SELECT post_id, split FROM posts")) == {"A": "dev", "B": "train", "C": "dev"}
+    # A file whose name gives no split says nothing about splits.
+    plain = write(tmp_path / "posts.txt", "WID:A\n北\tB-LOC\n京\tI-LOC\n")
+    assert import_release(workspace.store, [plain], "cmner", take_file_splits=True).split_differs == []
+    assert workspace.store.scalar("SELECT split FROM posts WHERE post_id = 'A'") == "dev"
 
 
 def test_a_bad_file_anywhere_means_nothing_is_imported(workspace, tmp_path):

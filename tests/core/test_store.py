@@ -20,6 +20,28 @@ def test_core_schema_is_versioned_and_migrations_apply_once(tmp_path):
     assert reopened.applied_migrations()[-1] == "test/0001_notes"
 
 
+def test_annotation_tables_keep_their_migration_names_in_old_workspaces(tmp_path):
+    """The annotate stage once applied its own tables on first use; their migration names are records
+    in old workspaces: opening one re-applies nothing, and one that never reached annotate gets them."""
+    path = tmp_path / "corpus.db"
+    Store(path).close()
+    connection = sqlite3.connect(path)
+    applied_at = {row[0]: row[1] for row in connection.execute("SELECT name, applied_at FROM schema_migrations")}
+    assert {"annotate/0001_state_and_image_votes", "agreement/0001_adjudication"} <= set(applied_at)
+    # A workspace that never ran adjudication: no adjudication tables, no record of them.
+    connection.executescript(
+        "DROP TABLE adjudication_clusters; DROP TABLE adjudication_posts;"
+        "DELETE FROM schema_migrations WHERE name = 'agreement/0001_adjudication';"
+    )
+    connection.close()
+    reopened = Store(path)
+    assert reopened.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'adjudication_clusters'") == 1
+    again = {row[0]: row[1] for row in reopened.query("SELECT name, applied_at FROM schema_migrations")}
+    assert {name: at for name, at in again.items() if name != "agreement/0001_adjudication"} == {
+        name: at for name, at in applied_at.items() if name != "agreement/0001_adjudication"}
+    assert sorted(again) == sorted(m.name for m in CORE_MIGRATIONS)
+
+
 def test_a_failing_migration_leaves_nothing_behind(tmp_path):
     store = Store(tmp_path / "corpus.db")
     broken = [Migration("test/0001_broken", "CREATE TABLE half (x INTEGER);\nCREATE TABLE oops (;\n")]
@@ -75,7 +97,37 @@ def test_settings_errors_name_the_file_and_key(tmp_path):
     path.write_text("[split]\nnear_duplicate_jaccard = 2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"must be in \(0, 1\]"):
         load_settings(path).near_duplicate_jaccard
+    path.write_text('[split]\nnear_duplicate_search = "simhash"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"near_duplicate_search must be one of exact, minhash, found 'simhash'"):
+        load_settings(path).near_duplicate_search
+    path.write_text('[split]\nnear_duplicate_search = "minhash"\n', encoding="utf-8")
+    assert load_settings(path).near_duplicate_search == "minhash"
     assert load_settings(tmp_path / "missing.toml").split_ratio == "3:1:1"
+    assert load_settings(tmp_path / "missing.toml").near_duplicate_search == "exact"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[split]\nratoi = "8:1:1"\n', r"cmner.toml: unknown key 'ratoi' in \[split\]; did you mean 'ratio'\?"),
+    ("[splits]\nratio = \"8:1:1\"\n", r"cmner.toml: unknown table \[splits\]; did you mean \[split\]\?"),
+    ('[images]\nworkers = "4"\n', r"cmner.toml: images.workers must be an integer, found '4'"),
+    ("[crawl]\ndelay = true\n", r"cmner.toml: crawl.delay must be a number, found True"),
+    ("[annotate]\npool = [\"ann1\", 2]\n", r"cmner.toml: annotate.pool must be a list of strings"),
+])
+def test_settings_reject_unknown_keys_and_wrong_types_at_load(tmp_path, text, message):
+    path = tmp_path / "cmner.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path)  # before any command reads the value
+
+
+def test_settings_accept_the_commented_defaults_integers_for_numbers_and_clean_rules(tmp_path):
+    from cmner_build.config import DEFAULT_CONFIG
+
+    path = tmp_path / "cmner.toml"
+    path.write_text(DEFAULT_CONFIG + '\n[[clean.rules]]\nname = "x"\npattern = "a"\n', encoding="utf-8")
+    assert load_settings(path).data["clean"]["rules"][0]["name"] == "x"
+    path.write_text("[crawl]\ndelay = 3\nuser_agent = \"test\"\n", encoding="utf-8")
+    assert load_settings(path).get("crawl", "delay", float, 0.0) == 3.0
 
 
 def test_open_workspace_creates_only_when_asked(tmp_path):
@@ -84,3 +136,26 @@ def test_open_workspace_creates_only_when_asked(tmp_path):
     assert not (tmp_path / "w").exists()
     workspace = open_workspace(tmp_path / "w", create=True)
     assert workspace.db_path.exists() and workspace.config_path.exists()
+
+
+def test_a_read_only_store_runs_no_migration_and_cannot_write(tmp_path):
+    path = tmp_path / "corpus.db"
+    Store(path).close()
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    extra = [Migration("test/0001_extra", "CREATE TABLE extra (x INTEGER);")]
+    with Store(path, read_only=True) as store:
+        assert store.read_only and store.pending_migrations(extra) == ["test/0001_extra"]
+        with pytest.raises(WorkspaceError, match="opened read-only, cannot apply test/0001_extra"):
+            store.migrate(extra)
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store.execute("INSERT INTO annotators (username, created_at) VALUES ('a', 'now')")
+        assert store.scalar("SELECT COUNT(*) FROM posts") == 0
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    # A file that is not a store yet (no core schema) is refused, not created.
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    with pytest.raises(WorkspaceError, match="run a command without --dry-run first"):
+        Store(empty, read_only=True)
+    with pytest.raises(WorkspaceError, match="cannot open the store"):
+        Store(tmp_path / "absent.db", read_only=True)
+    assert not (tmp_path / "absent.db").exists()

@@ -104,7 +104,7 @@ def test_login_redirect_stops_and_the_same_command_resumes(workspace: Workspace,
 
 def test_persistent_faults_stop_after_max_retries(workspace: Workspace, scenario: Scenario) -> None:
     scenario.site.fail("q=#体育#&page_type=searchall&page=3", *["418"] * 3)
-    with pytest.raises(CrawlBlocked, match="after 2 retries .last: http_418"):
+    with pytest.raises(CrawlBlocked, match="HTTP 418 after 2 retries: Weibo is throttling"):
         crawl_topics(workspace, CrawlPlan(topics=["体育"]), settings=fast_settings(scenario, max_retries=2))
     state = workspace.store.query("SELECT next_page, done FROM crawl_queries WHERE container = 'topic'")[0]
     assert tuple(state) == (3, 0)  # an error is not the end: page 3 is still to do

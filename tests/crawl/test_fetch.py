@@ -36,7 +36,7 @@ def check(reply):
 def test_backoff_doubles_up_to_the_cap_then_gives_up(site: FakeWeibo) -> None:
     site.fail("getIndex", "418", "432", "500", "414", "418")
     sleeps: list[float] = []
-    with fetcher_for(site, sleeps) as fetcher, pytest.raises(CrawlBlocked, match="after 4 retries .last: http_418"):
+    with fetcher_for(site, sleeps) as fetcher, pytest.raises(CrawlBlocked, match="HTTP 418 after 4 retries"):
         fetcher.api(site.base_url + INDEX, check)
     # back-offs 10, 20, 40, then the cap 45; each next request also waits out the 3 s delay, which the
     # back-off already covered (no extra sleep)
@@ -100,3 +100,37 @@ def test_validator_faults_are_retried(site: FakeWeibo) -> None:
     with fetcher_for(site, sleeps, delay=0.0, backoff_base=0.5) as fetcher:
         _, value = fetcher.api(site.base_url + INDEX, picky)
     assert value == "fine" and sleeps == [0.5, 1.0]
+
+
+def test_a_body_that_is_no_picture_is_retried_once_without_backoff_then_raised(site: FakeWeibo) -> None:
+    from cmner_build.crawl.fetch import BadContent
+
+    site.images["page"] = b"<!DOCTYPE html><html>blocked</html>"
+    calls = []
+
+    def picture(reply):
+        calls.append(reply.status)
+        raise BadContent("html_not_image", "an HTML page")
+
+    sleeps: list[float] = []
+    with fetcher_for(site, sleeps, image_delay=0.5) as fetcher, pytest.raises(BadContent, match="html_not_image"):
+        fetcher.image(f"{site.image_base}/wx1.sinaimg.cn/large/page.jpg", picture)
+    assert calls == [200, 200]  # one retry, and only the politeness delay before it (no back-off)
+    assert sleeps and max(sleeps) <= 0.5
+    assert fetcher.faults == {"bad_content:html_not_image": 2}
+
+
+def test_network_failures_are_named_by_their_cause() -> None:
+    import httpx
+
+    from cmner_build.crawl.fetch import blocked_message, network_fault
+
+    settings = CrawlSettings(max_retries=3)
+    dns = network_fault("https://m.weibo.cn/x", httpx.ConnectError("[Errno -2] Name or service not known"))
+    refused = network_fault("https://m.weibo.cn/x", httpx.ConnectError("[Errno 111] Connection refused"))
+    assert (dns.kind, refused.kind) == ("dns", "connection_refused")
+    assert "could not resolve host m.weibo.cn" in blocked_message("https://m.weibo.cn/x", dns, settings)
+    assert "connection refused by m.weibo.cn" in blocked_message("https://m.weibo.cn/x", refused, settings)
+    assert "throttling" not in blocked_message("https://m.weibo.cn/x", dns, settings)
+    assert "HTTP 502" in blocked_message("https://m.weibo.cn/x", Fault("http_502"), settings)
+    assert "captcha" in blocked_message("https://m.weibo.cn/x", Fault("captcha"), settings)

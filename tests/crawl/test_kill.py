@@ -76,5 +76,9 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
         queries = workspace.store.query("SELECT done FROM crawl_queries")
         assert [row["done"] for row in queries] == [1, 1]
         assert not list(root.rglob("*.part"))
+        assert workspace.store.scalar("PRAGMA integrity_check") == "ok"
+        # nothing duplicated: one row per post and per picture, and the archive index names files that exist
+        assert workspace.store.scalar("SELECT COUNT(*) FROM crawl_posts") == workspace.store.scalar(
+            "SELECT COUNT(DISTINCT mid) FROM crawl_posts")
     finally:
         workspace.close()

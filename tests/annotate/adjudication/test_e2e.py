@@ -212,7 +212,7 @@ def test_auto_majority_settles_the_demo_offline(workspace):
 
 def test_adjudicate_reports_no_annotations_and_refuses_two_modes(workspace):
     empty = run_cli("-w", workspace.root, "adjudicate")
-    assert empty.exit_code == 0 and "no annotations to adjudicate" in empty.stderr
+    assert empty.exit_code == 2 and "no annotations to adjudicate" in empty.error
     both = run_cli("-w", workspace.root, "adjudicate", "--interactive", "--auto", "majority")
     assert both.exit_code == 2 and "choose one of --interactive, --auto" in both.error
     no_server = run_cli("-w", workspace.root, "adjudicate", "pull")

@@ -63,15 +63,15 @@ def test_json_report_of_all_rounds(workspace):
 
 def test_no_annotations_yet(workspace):
     result = run_cli("-w", workspace.root, "agreement")
-    assert result.exit_code == 0
-    assert "no annotations to measure" in result.stderr
+    assert result.exit_code == 2
+    assert "no annotations to measure" in result.error
     pilot = run_cli("-w", workspace.root, "agreement", "--round", "pilot")
     assert pilot.exit_code == 1
     assert "FAIL" in pilot.stderr
     assert workspace.store.scalar("SELECT COUNT(*) FROM agreement_runs") == 0
     assert latest_pilot_gate(workspace.store).passed is None
     gold = run_cli("-w", workspace.root, "agreement", "--vs-gold")
-    assert gold.exit_code == 0 and "no adjudicated posts" in gold.stderr
+    assert gold.exit_code == 2 and "no adjudicated posts" in gold.error
 
 
 def test_bad_options_are_one_line_errors(workspace):

@@ -8,21 +8,22 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cmner_build.config import Settings
+from cmner_build.config import DEFAULT_MAX_CHARS, Settings
 from cmner_build.errors import ConfigError
+from cmner_build.privacy import KINDS, RULES_FINGERPRINT, kinds_from_settings
 
 from cmner_build.clean.content_filter import ContentFilter, default_lexicon_path
-from cmner_build.clean.privacy import PII_KINDS
 from cmner_build.clean.text_rules import TextRule, describe_rules, rules_from_settings
 
 
 @dataclass
 class CleanOptions:
     rules: list[TextRule]
-    redact_kinds: tuple[str, ...] = PII_KINDS
+    redact_kinds: tuple[str, ...] = KINDS
     content_filter: ContentFilter = field(default_factory=ContentFilter)
-    max_chars: int = 250
+    max_chars: int = DEFAULT_MAX_CHARS
     near_duplicate_jaccard: float = 0.7
+    near_duplicate_search: str = "exact"
     keep_one_per_group: bool = False
 
     @classmethod
@@ -30,10 +31,6 @@ class CleanOptions:
         where = str(settings.path) if settings.path else "cmner.toml"
         section = settings.section("clean")
         rules = rules_from_settings(section, where)
-        redact = settings.get("clean", "redact", list, list(PII_KINDS))
-        unknown = [kind for kind in redact if kind not in PII_KINDS]
-        if unknown:
-            raise ConfigError(f"{where}: clean.redact: unknown kind(s) {unknown}; choose from {', '.join(PII_KINDS)}")
         lexicon_paths: list[Path] = []
         if settings.get("clean", "default_lexicon", bool, True):
             lexicon_paths.append(default_lexicon_path())
@@ -47,10 +44,11 @@ class CleanOptions:
             lexicon_paths.append(path)
         return cls(
             rules=rules,
-            redact_kinds=tuple(kind for kind in PII_KINDS if kind in redact),
+            redact_kinds=kinds_from_settings(settings),
             content_filter=ContentFilter.from_files(lexicon_paths),
             max_chars=settings.max_chars,
             near_duplicate_jaccard=settings.near_duplicate_jaccard,
+            near_duplicate_search=settings.near_duplicate_search,
             keep_one_per_group=settings.get("clean", "keep_one_per_group", bool, False),
         )
 
@@ -60,9 +58,11 @@ class CleanOptions:
         described = {
             "rules": [(r["name"], r["enabled"], r["pattern"], r["replacement"]) for r in describe_rules(self.rules)],
             "redact": list(self.redact_kinds),
+            "privacy_rules": RULES_FINGERPRINT,
             "lexicon": self.content_filter.fingerprint,
             "max_chars": self.max_chars,
             "jaccard": self.near_duplicate_jaccard,
+            "near_duplicate_search": self.near_duplicate_search,
             "keep_one_per_group": self.keep_one_per_group,
         }
         return hashlib.sha256(json.dumps(described, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]

@@ -5,10 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from rich.markup import escape
-from rich.table import Table
-
-from cmner_build.console import err, make_progress
+from cmner_build.console import DataTable, err, make_progress
 
 from cmner_build.crawl.summary import CrawlSummary
 
@@ -21,13 +18,13 @@ def live_progress(description: str, total: int | None = None) -> Iterator[Callab
 
         def update(summary: CrawlSummary) -> None:
             completed = summary.images_downloaded + summary.images_failed if total is not None else summary.pages
-            progress.update(task, completed=completed, status=escape(summary.status_line()))
+            progress.update(task, completed=completed, status=summary.status_line())
 
         yield update
 
 
 def render_summary(summary: CrawlSummary, title: str) -> None:
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = DataTable(title=title, show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("count")
 
@@ -56,6 +53,11 @@ def render_summary(summary: CrawlSummary, title: str) -> None:
                   + (f", {summary.images_failed} gone (404)" if summary.images_failed else ""))
     if summary.images_pending:
         table.add_row("images still pending", f"{summary.images_pending} (fetch them with `crawl --download-images`)")
+    if summary.images_bad:
+        table.add_row("bodies that are no picture", counter_text(summary.images_bad)
+                      + " (recorded on each image; see `images --report`)")
+    for message in summary.rejected:
+        table.add_row("rejected", message)
     for label, state in summary.queries.items():
         table.add_row(f"query {label}", state)
     if summary.over_max_chars is not None:
