@@ -86,11 +86,7 @@ def train_baseline(workspace: Workspace, model: str, *, progress, log: Callable[
     if gold_so_far:  # the gold as it is now, exported with its splits kept; its size is recorded
         from cmner_build.baselines.gold_so_far import train_on_gold_so_far
 
-        outcome = train_on_gold_so_far(
-            workspace.store, options, export_dir=workspace.exports_dir / "gold-so-far", runs_dir=workspace.runs_dir,
-            features_root=workspace.root / "features", ratio=workspace.settings.split_ratio,
-            seed=workspace.settings.seed, near_duplicate_jaccard=workspace.settings.near_duplicate_jaccard,
-            images_dir=workspace.images_dir, progress=progress, log=log)
+        outcome = train_on_gold_so_far(workspace, options, progress=progress, log=log)
     else:
         outcome = run_baseline(
             options, runs_dir=workspace.runs_dir, features_root=workspace.root / "features",

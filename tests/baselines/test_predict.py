@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
     release = write_export(root / "release", {"train": make_posts(24, 21), "dev": make_posts(8, 22),
                                               "test": make_posts(10, 23)})
     import_release(workspace.store, [release / f"{split}.txt" for split in ("train", "dev", "test")], "cmner")
-    export_corpus(workspace.store, workspace.exports_dir / "cmner", keep_splits=True)
+    export_corpus(workspace.store, workspace.exports_dir / "cmner")  # the release's splits are kept
     add_posts(workspace.store, ASTRAL, status="ready")
     outcome = run_baseline(
         BaselineOptions(model="acn", export_dir=workspace.exports_dir / "cmner", epochs=4, lr=0.02, batch_size=4,
