@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from cmner_build.errors import CmnerError
 from cmner_build.store import Store
-from cmner_build.safety import holds_stage_lock
+from cmner_build.safety import fault_point, holds_stage_lock
 
 from cmner_build.annotate.agreement.runs import latest_pilot_gate
 from cmner_build.annotate.batching import pilot_sample, rotate_triples, split_into_batches, uncertainty_order
@@ -229,6 +229,7 @@ def push_batch(api: DoccanoAPI, store: Store, batch_id: str, guideline: str, *,
         known = {project["id"] for project in api.find_projects_by_name(name)}
         project_id = ensure_sequence_labeling_project(api, name, description=description, guideline=guideline)
         fresh = project_id not in known
+        fault_point("push.project_created")
         with store.transaction():
             store.execute("UPDATE batches SET project_id = ?, meta = json_set(meta, '$.url', ?) WHERE batch_id = ?",
                           (project_id, api.url, batch_id))
@@ -247,6 +248,7 @@ def push_batch(api: DoccanoAPI, store: Store, batch_id: str, guideline: str, *,
                                                for post_id in chunk], file_name=f"{batch_id}.jsonl")
         if errors:
             raise DoccanoError(f"batch {batch_id}: Doccano reported import errors: {errors[:3]}")
+        fault_point("push.chunk_uploaded")
         if progress is not None:
             progress(len(chunk))
     final = held
@@ -258,6 +260,7 @@ def push_batch(api: DoccanoAPI, store: Store, batch_id: str, guideline: str, *,
         raise DoccanoError(f"batch {batch_id}: {len(lost)} posts are still missing in project {project_id} after "
                            f"the upload (e.g. {lost[0]}); run the push again")
     _record_examples(store, batch_id, {post_id: final[post_id][0][0] for post_id in posts})
+    fault_point("push.batch_recorded")
     return BatchPush(batch_id, batch["round"], project_id, name, annotators, len(posts), len(missing), already, removed)
 
 

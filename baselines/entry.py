@@ -1,4 +1,5 @@
-"""The entry points of `cmner-build features` and `baseline acn|umt|report`: workspace in, plain values out.
+"""The entry points of `cmner-build features`, `baseline acn|umt|report` and `translate`: workspace in,
+plain values out.
 
 The CLI parses, calls one of these, and prints what comes back (tables, JSON). Heavy libraries (torch,
 transformers) load inside, when a command actually needs them.
@@ -66,32 +67,46 @@ def workspace_features(workspace: Workspace, *, encoder: str | None = None, devi
 
 
 def train_baseline(workspace: Workspace, model: str, *, progress, log: Callable[[str], None], **values: Any):
-    """Train and evaluate one baseline on the workspace's export (or `export`), or with `gold_so_far=True`
-    on the gold as it is now; options left None take cmner.toml's [baselines] values. Returns the run's
-    outcome (experiment.RunOutcome)."""
+    """Train and evaluate one baseline on the workspace's export (or `export`); options left None take
+    cmner.toml's [baselines] values. With `pretrain` (SRC, TGT, SRC+TGT) the two stages of the cross-lingual
+    regime run (crosslingual.run_two_stage); `init_from` names a saved run to start from. Returns the
+    (fine-tuned) run's outcome (experiment.RunOutcome). With `gold_so_far=True` it trains on the gold as
+    it is now (gold_so_far.train_on_gold_so_far) and records the gold size."""
+    from cmner_build.baselines.crosslingual import run_two_stage
     from cmner_build.baselines.experiment import BaselineOptions, run_baseline
+    from cmner_build.baselines.runs import resolve_run
 
     export = values.pop("export") or workspace.exports_dir / "cmner"
     seed = values.pop("seed")
     defaults = baseline_settings(workspace.settings)
     values["device"] = values["device"] or defaults.device
     values["encoder"] = values["encoder"] or defaults.encoder
-    if model == "umt":
-        values["bert"] = values["bert"] or defaults.bert
+    init_from = values.pop("init_from", None)
+    if model == "umt" and init_from is None:
+        values["bert"] = values["bert"] or defaults.bert  # with --init-from: the saved run's BERT
+    if init_from is not None:
+        init_from = resolve_run(workspace.runs_dir, init_from)
     gold_so_far = values.pop("gold_so_far", False)
+    regime = {key: values.pop(key, None) for key in ("pretrain", "source", "translated", "pretrain_epochs")}
     options = BaselineOptions(
         model=model, export_dir=export, seed=workspace.settings.seed if seed is None else seed,
-        also_train=list(values.pop("also_train") or []), **values,
+        also_train=list(values.pop("also_train") or []), init_from=init_from, **values,
     )
+    where = dict(runs_dir=workspace.runs_dir, features_root=workspace.root / "features", progress=progress, log=log)
     if gold_so_far:  # the gold as it is now, exported with its splits kept; its size is recorded
         from cmner_build.baselines.gold_so_far import train_on_gold_so_far
 
+        if regime["pretrain"] is not None:
+            raise CmnerError("--gold-so-far trains on the workspace's gold alone; it does not take --pretrain")
         outcome = train_on_gold_so_far(workspace, options, progress=progress, log=log)
+    elif regime["pretrain"] is not None:
+        stages = run_two_stage(options, regime["pretrain"], source_export=regime["source"],
+                               translated_export=regime["translated"], pretrain_epochs=regime["pretrain_epochs"],
+                               **where)
+        log(f"pre-training run ({stages.pretrain}): {stages.pretrain_run.run_dir}")
+        outcome = stages.finetune_run
     else:
-        outcome = run_baseline(
-            options, runs_dir=workspace.runs_dir, features_root=workspace.root / "features",
-            progress=progress, log=log,
-        )
+        outcome = run_baseline(options, **where)
     workspace.store.log_event("baseline", "run", f"{outcome.run_id}: {outcome.evaluated_split} F1 "
                               f"{outcome.metrics[outcome.evaluated_split]['f1']}", run_id=outcome.run_id)
     return outcome
@@ -142,3 +157,32 @@ def error_report(runs_dir: Path, names: Sequence[str]) -> dict[str, list[dict]]:
                 "posts": changed, "joiner": "" if image_run["config"].get("export_format") == "cmner" else " ",
             })
     return {"errors": counts, "comparisons": comparisons}
+
+
+def translate_in_workspace(workspace: Workspace, target_language: str, export: Path, *, output: Path | None = None,
+                           translator: str | None = None, model: str | None = None, prefix: str | None = None,
+                           command: str | None = None, translations: Path | None = None, cache: Path | None = None,
+                           batch_size: int | None = None, device: str | None = None,
+                           progress=None, log: Callable[[str], None] = lambda message: None):
+    """`cmner-build translate`: defaults from the workspace (output under exports/, cache under
+    translations/), the translator built, the export translated, the run logged in the store. Returns the
+    translate_corpus.TranslationReport."""
+    from cmner_build.baselines.data import detect_format, split_files
+    from cmner_build.baselines.settings import DEFAULT_TRANSLATOR, LANGUAGE_OF_FORMAT, TRANSLATE_BATCH_SIZE
+    from cmner_build.baselines.translate_corpus import direction_of, translate_export
+    from cmner_build.baselines.translators import make_translator
+
+    export = Path(export)
+    source_language = LANGUAGE_OF_FORMAT[detect_format(split_files(export)["train"])]
+    direction = direction_of(source_language, target_language)
+    translator = translator or DEFAULT_TRANSLATOR
+    engine, key = make_translator(translator, direction, model=model, prefix=prefix, command=command,
+                                  translations=translations, device=device or "auto")
+    if cache is None and key is not None:
+        cache = workspace.root / "translations" / f"{direction}-{translator}-{key}.jsonl"
+    output = Path(output) if output is not None else workspace.exports_dir / f"{export.resolve().name}-{target_language}"
+    report = translate_export(export, target_language, engine, output, cache_path=cache,
+                              batch_size=batch_size or TRANSLATE_BATCH_SIZE, progress=progress, log=log)
+    workspace.store.log_event("translate", "run", f"{export} -> {output}: {sum(report.kept.values())} posts kept",
+                              direction=direction, translator=engine.name, rejected=report.rejected)
+    return report

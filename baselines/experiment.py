@@ -4,17 +4,25 @@ select on dev, evaluate, write the run folder. The CLI calls `run_baseline`; so 
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from cmner_build.errors import CmnerError
+from cmner_build.model import BIO_TAGS
 
 from cmner_build.baselines.data import Post, load_export
 from cmner_build.baselines.features import IMAGE_MODES, FeatureCache, cache_dir_for, post_grids
 from cmner_build.baselines.settings import DEFAULT_BERT, DEFAULT_DEVICE, DEFAULT_ENCODER
 from cmner_build.baselines.runs import new_run_dir, write_json, write_predictions
 from cmner_build.baselines.train import FitResult, ProgressFactory, Task, Trainer, seed_everything
+from cmner_build.baselines.warm_start import (
+    acn_axes,
+    freeze_bert_layers,
+    merge_acn_vocabs,
+    transfer_state,
+    umt_axes,
+)
 
 MODELS = ("acn", "umt")
 DEFAULTS = {
@@ -34,7 +42,10 @@ class BaselineOptions:
     batch_size: int | None = None
     lr: float | None = None
     encoder: str = DEFAULT_ENCODER  # which feature cache to read for --images one/all
-    also_train: list[Path] = field(default_factory=list)  # extra training data (cross-lingual runs)
+    also_train: list[Path] = field(default_factory=list)  # other exports' train splits, added untranslated
+    combine: list[Path] = field(default_factory=list)  # other exports whose train and dev splits are added
+    init_from: Path | None = None  # a saved run whose weights the model starts from (baselines/warm_start.py)
+    regime: dict | None = None  # the cross-lingual stage this run is ({"stage", "pretrain", "direction", ...})
     threads: int | None = None
     # ACN
     embeddings: Path | None = None
@@ -45,8 +56,9 @@ class BaselineOptions:
     hidden: int = 200
     dropout: float | None = None  # ACN: 0.5, or 0.6 with bigrams (9 M more parameters to regularise)
     # UMT
-    bert: str = DEFAULT_BERT
+    bert: str | None = None  # None: the --init-from run's BERT, else DEFAULT_BERT
     lowercase: bool = True
+    freeze_layers: int = 0  # BERT's embeddings and bottom K layers stay fixed
     gold_posts: int | None = None  # --gold-so-far: gold posts in the workspace when the run was trained
 
     def resolved(self) -> "BaselineOptions":
@@ -63,6 +75,8 @@ class BaselineOptions:
             values["dropout"] = 0.6 if values["bigrams"] else 0.5
         if values["epochs"] < 1 or values["batch_size"] < 1:
             raise CmnerError("--epochs and --batch-size must be at least 1")
+        if values["freeze_layers"] and self.model != "umt":
+            raise CmnerError("--freeze-layers freezes BERT layers: it is a UMT option")
         return BaselineOptions(**values)
 
 
@@ -100,6 +114,11 @@ def run_baseline(
         extra = load_export(extra_dir)
         data.splits["train"] = data.splits["train"] + extra.splits["train"]
         log(f"added {len(extra.splits['train'])} training posts from {extra_dir} ({extra.fmt})")
+    for extra_dir in options.combine:
+        extra = load_export(extra_dir)
+        for split in ("train", "dev"):
+            data.splits[split] = data.splits[split] + extra.splits[split]
+        log(f"added the train and dev splits of {extra_dir} ({extra.fmt})")
     if data.warnings:
         log(f"{len(data.warnings)} repairs while reading the export, e.g. {data.warnings[0]}")
     if not data.has_test:
@@ -123,14 +142,28 @@ def run_baseline(
                 "they get a zero grid with every region masked"
             )
 
+    init = None
+    if options.init_from is not None:
+        from cmner_build.baselines.inference import load_run
+
+        init = load_run(Path(options.init_from), device="cpu", threads=options.threads, features_root=features_root)
+        if init.model_name != options.model:
+            raise CmnerError(f"--init-from {init.run_id} is a {init.model_name.upper()} run, not {options.model.upper()}")
+        log(f"starting from the weights of run {init.run_id}")
+    if options.model == "umt" and options.bert is None:
+        options = replace(options, bert=init.config["model_config"]["bert"] if init is not None else DEFAULT_BERT)
     builder = _build_acn if options.model == "acn" else _build_umt
-    task, model_config, extra_files = builder(options, splits, grids, has_image)
+    task, model_config, extra_files = builder(options, splits, grids, has_image, init)
     trainer = Trainer(task, device, log)
     result = trainer.fit(options.epochs, options.seed, progress)
 
     run_id, run_dir = new_run_dir(runs_dir, options.model, options.images, options.seed)
     config = {key: (str(value) if isinstance(value, Path) else value) for key, value in asdict(options).items()}
     config["also_train"] = [str(path) for path in options.also_train]
+    config["combine"] = [str(path) for path in options.combine]
+    config["tags"] = list(BIO_TAGS)
+    if init is not None:
+        config["init_from_run"] = init.run_id
     config.update({
         "run_id": run_id,
         "export_name": Path(options.export_dir).name,
@@ -198,7 +231,7 @@ def _task(kit, items, grids, has_image, make_optimizer, batch_size: int, eval_ba
     )
 
 
-def _build_acn(options: BaselineOptions, splits, grids, has_image):
+def _build_acn(options: BaselineOptions, splits, grids, has_image, init=None):
     import torch
 
     from cmner_build.baselines.acn import ACNConfig, build_vocabs, load_vectors, pretrained_matrix
@@ -215,15 +248,26 @@ def _build_acn(options: BaselineOptions, splits, grids, has_image):
         embedding_dim, vectors = load_vectors(options.embeddings, wanted)
         extra_tokens = set(vectors)
     vocabs = build_vocabs(splits["train"], bigrams=options.bigrams, extra_tokens=extra_tokens)
-    config = ACNConfig(
+    sizes = {"embedding_dim": embedding_dim, "hidden": options.hidden, "attention": options.attention}
+    if init is not None:
+        # The saved run fixes the layer sizes; its vocabulary comes first, the new items after it.
+        saved = init.config["model_config"]
+        if vectors and embedding_dim != saved["embedding_dim"]:
+            raise CmnerError(f"--embeddings has {embedding_dim}-d vectors, the --init-from run {saved['embedding_dim']}-d")
+        sizes = {key: value for key, value in saved.items() if key in ACNConfig.__dataclass_fields__}
+        vocabs = merge_acn_vocabs(init.kit.vocab, vocabs)
+    config = ACNConfig(**(sizes | dict(
         vocab_size=len(vocabs.tokens), char_vocab_size=len(vocabs.chars),
         bigram_vocab_size=len(vocabs.bigrams) if vocabs.bigrams is not None else 0,
-        embedding_dim=embedding_dim, hidden=options.hidden,
         feature_dim=int(grids.shape[-1]) if grids is not None else 0,
-        attention=options.attention, freeze_embeddings=options.freeze_embeddings, dropout=options.dropout,
-    )
-    pretrained = pretrained_matrix(vocabs.tokens, embedding_dim, vectors) if vectors else None
+        freeze_embeddings=options.freeze_embeddings, dropout=options.dropout,
+    )))
+    pretrained = pretrained_matrix(vocabs.tokens, config.embedding_dim, vectors) if vectors else None
     kit = build_model("acn", config.to_dict(), vocabs.to_dict(), pretrained=pretrained)
+    warm = None
+    if init is not None:
+        warm = transfer_state(init.model.state_dict(), kit.model,
+                              acn_axes(init.kit.vocab, kit.vocab, init.config.get("tags", BIO_TAGS), BIO_TAGS))
     items = _index_items(kit.encode, splits)
 
     def make_optimizer(module, total_steps):
@@ -232,18 +276,27 @@ def _build_acn(options: BaselineOptions, splits, grids, has_image):
 
     task = _task(kit, items, grids, has_image, make_optimizer, options.batch_size, EVAL_BATCH_SIZE["acn"], 5.0)
     model_config = kit.model_config | {"pretrained_vectors": len(vectors)}
+    if warm is not None:
+        model_config["warm_start"] = warm.to_dict()
     return task, model_config, {"vocab.json": kit.vocab}
 
 
-def _build_umt(options: BaselineOptions, splits, grids, has_image):
+def _build_umt(options: BaselineOptions, splits, grids, has_image, init=None):
     from cmner_build.baselines.models import EVAL_BATCH_SIZE, build_model
     from cmner_build.baselines.umt import UMTConfig, make_optimizer
 
     config = UMTConfig(bert=options.bert, feature_dim=int(grids.shape[-1]) if grids is not None else 0,
                        lowercase=options.lowercase)
     kit = build_model("umt", config.to_dict())
+    extra: dict = {}
+    if init is not None:
+        saved_bert = init.config["model_config"]["bert"]
+        axes = umt_axes(saved_bert, options.bert, init.config.get("tags", BIO_TAGS), BIO_TAGS)
+        extra["warm_start"] = transfer_state(init.model.state_dict(), kit.model, axes).to_dict()
+    if options.freeze_layers:
+        extra["frozen_parameters"] = freeze_bert_layers(kit.model.bert, options.freeze_layers)
     items = _index_items(kit.encode, splits)
     unknown = sum(int((item["input_ids"] == kit.unk_token_id).sum()) for split in items.values() for item in split)
     task = _task(kit, items, grids, has_image, lambda module, total: make_optimizer(module, total, options.lr),
                  options.batch_size, EVAL_BATCH_SIZE["umt"], 1.0)
-    return task, kit.model_config | {"unknown_subtokens": unknown}, {}
+    return task, kit.model_config | {"unknown_subtokens": unknown} | extra, {}

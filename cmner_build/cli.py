@@ -107,8 +107,9 @@ HELP_PANELS: dict[str, str] = {
     "init": "1. Workspace", "import": "1. Workspace", "demo": "1. Workspace",
     "crawl": "2. Collect", "clean": "2. Collect", "images": "2. Collect",
     "agreement": "3. Annotate", "doccano": "3. Annotate", "annotate": "3. Annotate", "adjudicate": "3. Annotate",
-    "export": "4. Release", "stats": "4. Release",
-    "features": "5. Baselines", "baseline": "5. Baselines", "predict": "5. Baselines",
+    "audit": "4. Release", "export": "4. Release", "stats": "4. Release",
+    "features": "5. Baselines", "baseline": "5. Baselines", "translate": "5. Baselines",
+    "predict": "5. Baselines",
 }
 _ORDER = list(HELP_PANELS)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, ContextManager, Sequence
 
 from .errors import CmnerError
 from .formats import format_tagged
+from .hf_parquet import PARQUET_IMAGE_MODES, write_parquet
 from .model import BIO_TAGS, Span, spans_to_bio, tokenize
 from .export_record import MARKER_NAME, record_pending, record_splits, settle_pending_exports
 from .near_duplicates import group_pairs, near_duplicate_pairs
@@ -39,11 +40,12 @@ if TYPE_CHECKING:
 ProgressFactory = Callable[[str, "int | None"], ContextManager[Callable[..., None]]]
 
 EXPORT_FORMATS: tuple[str, ...] = ("cmner", "twitter2015", "jsonl", "parquet")
+CARD_NAME = "README.md"  # the dataset card (`export --card`, written by stats.card beside the files)
 TOKENIZATION_OF_FORMAT = {"cmner": "char", "twitter2015": "whitespace"}
 # Everything an export writes into its folder: only a folder holding nothing else may be replaced.
 EXPORT_ENTRY_NAMES = frozenset(
     {f"{split}.{suffix}" for split in SPLITS for suffix in ("txt", "jsonl", "parquet")}
-    | {"labels.json", "images", MARKER_NAME}
+    | {"labels.json", "images", MARKER_NAME, CARD_NAME}
 )
 
 
@@ -135,6 +137,7 @@ def export_workspace(
     resplit: bool = False,
     fmt: str = "cmner",
     out: Path | None = None,
+    parquet_images: str = "embed",
     progress: ProgressFactory | None = None,
 ) -> ExportReport:
     """`cmner-build export`: the workspace's gold posts into <workspace>/exports/<format> (or `out`),
@@ -152,7 +155,7 @@ def export_workspace(
             seed=settings.seed if seed is None else seed, resplit=resplit,
             near_duplicate_jaccard=settings.near_duplicate_jaccard,
             near_duplicate_search=settings.near_duplicate_search, images_dir=workspace.images_dir,
-            progress=advance, private_kinds=kinds_from_settings(settings),
+            parquet_images=parquet_images, progress=advance, private_kinds=kinds_from_settings(settings),
         )
 
 
@@ -171,6 +174,7 @@ def export_corpus(
     near_duplicate_jaccard: float = 0.7,
     near_duplicate_search: str = "exact",
     images_dir: Path | None = None,
+    parquet_images: str = "embed",
     progress: Callable[[int], None] | None = None,
     private_kinds: Sequence[str] = KINDS,
 ) -> ExportReport:
@@ -182,6 +186,8 @@ def export_corpus(
     if fmt not in EXPORT_FORMATS:
         raise CmnerError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     parse_ratio(ratio)  # reject a bad ratio before touching anything
+    if parquet_images not in PARQUET_IMAGE_MODES:
+        raise CmnerError(f"unknown Parquet image mode {parquet_images!r}; choose {' or '.join(PARQUET_IMAGE_MODES)}")
     out_dir = Path(out_dir)
     with stage_lock(store.path.parent, "export"):
         settle_pending_exports(store)
@@ -208,7 +214,7 @@ def export_corpus(
         )
         export_id = uuid.uuid4().hex
         with staged_folder(out_dir) as staging:
-            write_release(staging, posts, assignment, fmt, images_dir, report, progress)
+            write_release(staging, posts, assignment, fmt, images_dir, report, progress, parquet_images)
             atomic_write_text(staging / MARKER_NAME, json.dumps(
                 {"export_id": export_id, "format": fmt, "ratio": ratio, "seed": seed, "created_at": utc_now()}
             ) + "\n")
@@ -258,6 +264,7 @@ def write_release(
     images_dir: Path | None,
     report: ExportReport,
     progress: Callable[[int], None] | None = None,
+    parquet_images: str = "embed",
 ) -> None:
     """Every file of the release into `folder` (a fresh staging folder): split files, labels, images."""
     by_split: dict[str, list[ExportedPost]] = {split: [] for split in SPLITS}
@@ -281,7 +288,8 @@ def write_release(
                     handle.write(json.dumps(_hf_record(*record), ensure_ascii=False) + "\n")
         else:
             path = folder / f"{split}.parquet"
-            _write_parquet(path, [_hf_record(*record) for record in records])
+            report.missing_images += write_parquet(path, [_hf_record(*record) for record in records],
+                                                   images=parquet_images, images_dir=images_dir)
         report.files.append(path)
         fault_point("export.split_file")
 
@@ -290,7 +298,8 @@ def write_release(
         labels_path.write_text(json.dumps(list(BIO_TAGS), ensure_ascii=False) + "\n", encoding="utf-8")
         report.files.append(labels_path)
     if images_dir is not None:
-        report.images_copied, report.missing_images = _copy_images(posts, images_dir, folder / "images")
+        report.images_copied, missing = _copy_images(posts, images_dir, folder / "images")
+        report.missing_images = sorted(set(report.missing_images) | set(missing))
 
 
 def _hf_record(post: ExportedPost, tokens: list[str], tags: list[str]) -> dict:
@@ -302,33 +311,6 @@ def _hf_record(post: ExportedPost, tokens: list[str], tags: list[str]) -> dict:
         "images": [f"images/{name}" for name in post.image_files],
         "topic": post.topic or "",
     }
-
-
-def _write_parquet(path: Path, records: list[dict]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    string_list = {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"}
-    features = {
-        "id": {"dtype": "string", "_type": "Value"},
-        "tokens": string_list,
-        "ner_tags": {"feature": {"names": list(BIO_TAGS), "_type": "ClassLabel"}, "_type": "Sequence"},
-        "images": string_list,
-        "topic": {"dtype": "string", "_type": "Value"},
-    }
-    schema = pa.schema(
-        [
-            ("id", pa.string()),
-            ("tokens", pa.list_(pa.string())),
-            ("ner_tags", pa.list_(pa.int64())),
-            ("images", pa.list_(pa.string())),
-            ("topic", pa.string()),
-        ],
-        # Lets Hugging Face `datasets` load ner_tags as a ClassLabel with the tag names.
-        metadata={b"huggingface": json.dumps({"info": {"features": features}}).encode("utf-8")},
-    )
-    table = pa.Table.from_pylist(records, schema=schema)
-    pq.write_table(table, path)
 
 
 def _copy_images(posts: list[ExportedPost], source_dir: Path, target_dir: Path) -> tuple[int, list[str]]:

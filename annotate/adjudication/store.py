@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 from cmner_build.errors import CmnerError
 from cmner_build.model import Span, validate_spans
+from cmner_build.safety import fault_point
 from cmner_build.store import Store, utc_now
 
 from cmner_build.annotate.adjudication.merge import Candidate, Cluster, MergedPost, spans_from_json, spans_to_json
@@ -23,6 +24,9 @@ from cmner_build.annotate.agreement.data import AnnotatedPost
 
 DECISION_SOURCES: tuple[str, ...] = ("interactive", "doccano", "auto_majority")
 NO_ENTITIES = "no_entities"
+# Batch id of the posts the gold audit opens for review (audit_review.py): never re-merged from
+# annotations, and their "versions" (gold / audit) are no annotators.
+AUDIT_BATCH = "gold-audit"
 
 
 @dataclass
@@ -76,7 +80,7 @@ def _insert(store: Store, merged: MergedPost) -> None:
 def sync_merges(store: Store, merged_posts: Sequence[MergedPost]) -> SyncReport:
     """Store new merges, keep unchanged and settled ones, redo open ones whose input changed."""
     report = SyncReport()
-    existing = {row["post_id"]: row for row in store.query("SELECT post_id, input_hash, state FROM adjudication_posts")}
+    existing = {row["post_id"]: row for row in store.query("SELECT post_id, batch_id, input_hash, state FROM adjudication_posts")}
     status = {row["post_id"]: (row["status"], row["drop_reason"])
               for row in store.query("SELECT post_id, status, drop_reason FROM posts")}
     with store.transaction():
@@ -91,7 +95,7 @@ def sync_merges(store: Store, merged_posts: Sequence[MergedPost]) -> SyncReport:
                 report.added += 1
             elif row["input_hash"] == merged.input_hash:
                 report.unchanged += 1
-            elif row["state"] == "settled":
+            elif row["state"] == "settled" or row["batch_id"] == AUDIT_BATCH:
                 report.changed_after_settling.append(merged.post_id)
             else:
                 store.execute("DELETE FROM adjudication_posts WHERE post_id = ?", (merged.post_id,))
@@ -173,6 +177,7 @@ def settle_post(store: Store, post: StoredPost, gold: Sequence[Span], via: str) 
         replaced = [dict(row) for row in previous if row["source"] != "adjudication"]
         store.log_event("adjudicate", "settled", f"{len(gold)} gold spans ({via})", post_id=post.merged.post_id,
                         gold=spans_to_json(gold), replaced_gold=replaced)
+    fault_point("adjudicate.settled")
     post.state, post.gold = "settled", gold
     return status
 
@@ -200,7 +205,7 @@ def settled_versions(store: Store, batch_id: str | None = None) -> tuple[list[An
     """The annotators' versions (real usernames) and the gold of every settled post: for `agreement --vs-gold`."""
     posts, gold = [], {}
     for post in load_posts(store, state="settled"):
-        if batch_id is not None and post.merged.batch_id != batch_id:
+        if post.merged.batch_id == AUDIT_BATCH or (batch_id is not None and post.merged.batch_id != batch_id):
             continue
         versions = {post.merged.aliases[alias]: tuple(spans) for alias, spans in post.merged.versions.items()}
         posts.append(AnnotatedPost(post.merged.batch_id, post.merged.post_id, post.merged.text, versions))

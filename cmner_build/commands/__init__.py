@@ -10,7 +10,7 @@ from typing import Callable
 
 import typer
 
-from . import agreement, annotate, baseline, clean, core, crawl, demo
+from . import agreement, annotate, audit, baseline, clean, core, crawl, demo, translate
 
 REGISTRARS: list[Callable[[typer.Typer], None]] = [
     core.register,
@@ -18,7 +18,9 @@ REGISTRARS: list[Callable[[typer.Typer], None]] = [
     clean.register,
     annotate.register,
     agreement.register,
+    audit.register,
     baseline.register,
+    translate.register,
     demo.register,
 ]
 

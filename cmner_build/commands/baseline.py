@@ -29,7 +29,18 @@ DeviceOption = Annotated[Optional[str], typer.Option("--device", help=DEVICE_HEL
 ExportOption = Annotated[Optional[Path], typer.Option("--export", help="Export folder (default <workspace>/exports/cmner).")]
 EncoderOption = Annotated[Optional[str], typer.Option("--encoder", help="Which image feature cache to use (see `features`).")]
 AlsoTrainOption = Annotated[Optional[List[Path]], typer.Option(
-    "--also-train", help="Another export whose train split is added (cross-lingual runs); repeatable.")]
+    "--also-train", help="Another export whose train split is added untranslated, in one training run (none of "
+    "the paper's settings; see --pretrain); repeatable.")]
+PretrainOption = Annotated[Optional[str], typer.Option(
+    "--pretrain", help="Two stages, as in the paper's cross-lingual tables: pre-train on SRC (--source), TGT "
+    "(--translated) or SRC+TGT, then fine-tune on --export (train), select on its dev, score its test.")]
+SourceOption = Annotated[Optional[Path], typer.Option("--source", help="The source-language export (for SRC).")]
+TranslatedOption = Annotated[Optional[Path], typer.Option(
+    "--translated", help="The source export translated into the target language by `cmner-build translate` (for TGT).")]
+PretrainEpochsOption = Annotated[Optional[int], typer.Option(
+    "--pretrain-epochs", min=1, help="Epochs of the pre-training stage (default: --epochs).")]
+InitFromOption = Annotated[Optional[str], typer.Option(
+    "--init-from", help="Start from a saved run's weights (id, id prefix or folder); vocabularies and labels are merged.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Also print the summary as JSON on stdout.")]
 ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads (default: the idle cores).")]
 GoldSoFarOption = Annotated[bool, typer.Option(
@@ -42,7 +53,9 @@ def register(app: typer.Typer) -> None:
         "features", epilog=f"Example: cmner-build -w my-corpus features --encoder {DEFAULT_ENCODER} --device auto"
     )(features)
     app.add_typer(baseline_app, name="baseline")
-    baseline_app.command("acn", epilog="Example: cmner-build -w my-corpus baseline acn --images all --epochs 24")(acn)
+    baseline_app.command("acn", epilog="Example: cmner-build -w my-corpus baseline acn --images all --epochs 24\n\n"
+                         "Cross-lingual: cmner-build -w my-corpus baseline acn --pretrain SRC+TGT --source twitter2015/ "
+                         "--translated exports/twitter2015-zh --embeddings wiki.multi.en-zh.vec")(acn)
     baseline_app.command(
         "umt", epilog=f"Example: cmner-build -w my-corpus baseline umt --images all --bert {DEFAULT_BERT}"
     )(umt)
@@ -131,6 +144,24 @@ def _print_table_2(rows: list[dict], *, to_stdout: bool = False) -> None:
         console.print("split 'dev': the export has no test split, so dev (also used to pick the epoch) is shown")
 
 
+def _print_crosslingual(rows: list[dict]) -> None:
+    from ..console import DataTable, out
+
+    def number(value) -> str:
+        return "" if value is None else f"{value:.2f}"
+
+    console = _wide(out)
+    for direction in dict.fromkeys(row["direction"] for row in rows):
+        table = DataTable(title=f"Cross-lingual transfer {direction} (P / R / F1 %; paper: the CMNER paper's table)")
+        for column in ("model", "pre-train", "run", "images", "split", "P", "R", "F1", "paper P", "paper R", "paper F1"):
+            table.add_column(column, no_wrap=True, justify="right" if column[-1] in "PRF1" else "left")
+        for row in (r for r in rows if r["direction"] == direction):
+            table.add_row(row["model"], row["pretrain"], row["run"] or "", row["images"] or "", row["split"] or "",
+                          number(row["P"]), number(row["R"]), number(row["F1"]),
+                          number(row["paper_P"]), number(row["paper_R"]), number(row["paper_F1"]))
+        console.print(table)
+
+
 def _wide(console):
     """A terminal keeps its width; a pipe or file gets wide lines instead of rich's 80-column default."""
     from rich.console import Console
@@ -151,8 +182,14 @@ def acn(
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (default 1e-3)."),
     encoder: EncoderOption = None,
     also_train: AlsoTrainOption = None,
+    pretrain: PretrainOption = None,
+    source: SourceOption = None,
+    translated: TranslatedOption = None,
+    pretrain_epochs: PretrainEpochsOption = None,
+    init_from: InitFromOption = None,
     embeddings: Optional[Path] = typer.Option(
-        None, "--embeddings", help="Pretrained token vectors, word2vec/fastText text format (e.g. wiki.zh.vec)."
+        None, "--embeddings", help="Pretrained token vectors, word2vec/fastText text format (e.g. wiki.zh.vec, or "
+        "MUSE aligned vectors such as wiki.multi.zh.vec for cross-lingual runs)."
     ),
     freeze_embeddings: bool = typer.Option(False, "--freeze-embeddings", help="Keep the token embeddings fixed (the paper's choice)."),
     bigrams: bool = typer.Option(False, "--bigrams", help="Add character-bigram embeddings."),
@@ -173,7 +210,8 @@ def acn(
     _train(ctx, "acn", as_json, gold_so_far=gold_so_far, images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
            lr=lr, encoder=encoder, also_train=also_train, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
            bigrams=bigrams, attention=attention, embedding_dim=embedding_dim, hidden=hidden, dropout=dropout,
-           threads=threads)
+           threads=threads, pretrain=pretrain, source=source, translated=translated, pretrain_epochs=pretrain_epochs,
+           init_from=init_from)
 
 
 def umt(
@@ -190,6 +228,14 @@ def umt(
     lr: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate (default 5e-5)."),
     encoder: EncoderOption = None,
     also_train: AlsoTrainOption = None,
+    pretrain: PretrainOption = None,
+    source: SourceOption = None,
+    translated: TranslatedOption = None,
+    pretrain_epochs: PretrainEpochsOption = None,
+    init_from: InitFromOption = None,
+    freeze_layers: int = typer.Option(
+        0, "--freeze-layers", min=0, help="Freeze BERT's embeddings and bottom K layers (the paper's cross-lingual runs: 3)."
+    ),
     lowercase: bool = typer.Option(
         True, "--lowercase/--keep-case",
         help="Lower-case upper-case Latin letters before tokenizing (bert-base-chinese maps them to [UNK]); "
@@ -201,13 +247,18 @@ def umt(
 ) -> None:
     """Train UMT (BERT, cross-modal transformer, visual gate, entity-span head, CRF) and evaluate it."""
     _train(ctx, "umt", as_json, gold_so_far=gold_so_far, images=images, bert=bert, epochs=epochs, seed=seed, device=device, export=export,
-           batch_size=batch_size, lr=lr, encoder=encoder, also_train=also_train, lowercase=lowercase, threads=threads)
+           batch_size=batch_size, lr=lr, encoder=encoder, also_train=also_train, lowercase=lowercase, threads=threads,
+           pretrain=pretrain, source=source, translated=translated, pretrain_epochs=pretrain_epochs,
+           init_from=init_from, freeze_layers=freeze_layers)
 
 
 def report(
     ctx: typer.Context,
     runs: Optional[List[str]] = typer.Argument(None, help="Runs for --errors (ids, id prefixes or folders)."),
     errors: bool = typer.Option(False, "--errors", help="Count each run's errors by kind and show where the image changed the outcome."),
+    crosslingual: bool = typer.Option(
+        False, "--crosslingual", help="The runs in the layout of the paper's cross-lingual Tables 3-4, beside its figures."
+    ),
     limit: int = typer.Option(10, "--limit", min=0, help="Posts shown per text-only / multimodal pair."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
@@ -218,6 +269,15 @@ def report(
     from ..errors import CmnerError
 
     workspace = open_ws(ctx)
+    if crosslingual:
+        from cmner_build.baselines.crosslingual import crosslingual_rows
+
+        rows = crosslingual_rows(list_runs(workspace.runs_dir))
+        if as_json:
+            print_json(rows)
+        else:
+            _print_crosslingual(rows)
+        return
     if not errors:
         if runs:
             raise CmnerError("run names are only taken with --errors; `baseline report` alone lists every run")

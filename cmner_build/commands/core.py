@@ -107,6 +107,10 @@ def export(
     keep_splits: bool = typer.Option(False, "--keep-splits", hidden=True, help="The default now; accepted, no effect."),
     fmt: str = typer.Option("cmner", "--format", "-f", help="cmner, twitter2015, jsonl or parquet."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: <workspace>/exports/<format>)."),
+    card: Optional[bool] = typer.Option(None, "--card/--no-card", help="Write the dataset card README.md "
+                                        "(default: with --format parquet)."),
+    parquet_images: str = typer.Option("embed", "--parquet-images", help="Parquet: embed the images as an Image "
+                                       "feature, or paths (relative paths to the copied images/)."),
 ) -> None:
     """Write train / dev / test, stratified by topic and leak-free, with the images beside the text.
 
@@ -122,7 +126,7 @@ def export(
         raise typer.BadParameter(f"choose one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
     workspace = open_ws(ctx)
     report = export_workspace(workspace, ratio=split, seed=seed, resplit=resplit, fmt=fmt, out=out,
-                              progress=progress_task)
+                              parquet_images=parquet_images, progress=progress_task)
     out_dir = report.out_dir
     if report.refused_posts:
         warn(f"{len(report.refused_posts)} gold posts left out: their id cannot be written in a release "
@@ -142,6 +146,13 @@ def export(
     info(f"splits: {report.posts_kept_split} posts kept their split, {report.posts_newly_assigned} newly assigned{moved}")
     if (split is not None or seed is not None) and not resplit and report.posts_newly_assigned == 0:
         info("--split / --seed apply only to posts without a split; --resplit re-splits every post")
+    if card if card is not None else fmt == "parquet":
+        from cmner_build.stats.card import card_settings, write_card
+
+        settings = workspace.settings
+        path = write_card(workspace.store, out_dir, card_settings(settings), files=report.files,
+                          images=parquet_images, near_duplicate_jaccard=settings.near_duplicate_jaccard)
+        info(f"dataset card: {path}")
 
 
 def stats(

@@ -11,13 +11,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from cmner_build.annotate.doccano.api import DoccanoAPI
 from cmner_build.annotate.doccano.examples import read_export_zip
+from cmner_build.safety import KILL_AT_ENV
 from cmner_build.store import utc_now
 from cmner_build.workspace import Workspace, init_workspace
 
@@ -33,18 +33,15 @@ def cli_command(root: Path, *args: str) -> list[str]:
     return [sys.executable, "-c", "from cmner_build.cli import main; main()", "-w", str(root), *args]
 
 
-def run_with_kills(command: list[str], delays: list[float], log: Path) -> int:
-    """Start `command` once per delay and SIGKILL it after that many seconds; returns how many kills landed."""
+def run_with_kills(command: list[str], kill_points: list[str], log: Path) -> int:
+    """Run `command` once per kill point (`<fault point>:<n>`, see `safety.fault_point`), each run
+    SIGKILLing itself at that exact instant; returns how many kills landed."""
     kills = 0
-    for delay in delays:
+    for point in kill_points:
         with open(log, "ab") as output:
-            process = subprocess.Popen(command, stdout=output, stderr=output)
-            try:
-                process.wait(timeout=delay)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                kills += 1
-            process.wait(timeout=30)
+            result = subprocess.run(command, stdout=output, stderr=output, timeout=300,
+                                    env={**os.environ, KILL_AT_ENV: point})
+        kills += result.returncode == -signal.SIGKILL
     return kills
 
 
@@ -88,10 +85,12 @@ def test_adjudicate_killed_at_several_points_ends_as_one_clean_run(tmp_path: Pat
     assert expected["gold"] and expected["clusters"]
 
     command = cli_command(workspace.root, "adjudicate", "--auto", "majority")
-    kills = run_with_kills(command, [rng.uniform(1.0, 3.0) for _ in range(4)], tmp_path / "runs.log")
+    # The first settled post, then deep into the rest: every kill lands between two settled posts.
+    points = ["adjudicate.settled:1", "adjudicate.settled:250", "adjudicate.settled:600"]
+    kills = run_with_kills(command, points, tmp_path / "runs.log")
     final = subprocess.run(command, capture_output=True, timeout=300)
     assert final.returncode == 0, final.stderr.decode(errors="replace")[-2000:]
-    assert kills >= 2
+    assert kills == len(points)
     assert adjudication_state(workspace.root) == expected
     assert integrity_ok(workspace.root)
 
@@ -128,12 +127,14 @@ def test_push_killed_at_several_points_then_resumed_holds_each_post_once(tmp_pat
     workspace.close()
     assert run_cli("-w", root, "annotate", "users", "add", "ann1", "ann2", "ann3").exit_code == 0
 
-    rng = random.Random(KILL_SEED)
     command = cli_command(root, "annotate", "push", "--batch-size", "10")
-    kills = run_with_kills(command, [rng.uniform(1.5, 4.0) for _ in range(4)], tmp_path / "runs.log")
+    # Killed after creating a project but before recording it, after uploading but before recording the
+    # examples, and after a batch was recorded: each leaves Doccano and the store out of step differently.
+    points = ["push.project_created:1", "push.chunk_uploaded:1", "push.batch_recorded:1", "push.project_created:2"]
+    kills = run_with_kills(command, points, tmp_path / "runs.log")
     final = subprocess.run(command, capture_output=True, timeout=300)
     assert final.returncode == 0, final.stderr.decode(errors="replace")[-2000:]
-    assert kills >= 2
+    assert kills == len(points)
     assert integrity_ok(root)
 
     workspace = Workspace(root)

@@ -43,7 +43,7 @@ def test_jsonl_and_parquet_load_with_hugging_face_datasets(workspace, tmp_path):
     (workspace.images_dir / "P000_a.jpg").write_bytes(b"img")
     for fmt in ("jsonl", "parquet"):
         out = tmp_path / fmt
-        report = export_corpus(workspace.store, out, fmt=fmt, images_dir=workspace.images_dir)
+        report = export_corpus(workspace.store, out, fmt=fmt, images_dir=workspace.images_dir, parquet_images="paths")
         assert report.posts_by_split == {"train": 18, "dev": 6, "test": 6}
         files = {split: str(out / f"{split}.{fmt}") for split in ("train", "dev", "test")}
         loaded = datasets.load_dataset("json" if fmt == "jsonl" else "parquet", data_files=files)
@@ -200,3 +200,35 @@ def test_export_refuses_gold_posts_with_private_data_names_them_and_writes_nothi
     workspace.store.execute("UPDATE posts SET meta = ? WHERE post_id = 'PRIV1'", (json.dumps({ALLOWED_KEY: ["13812345678"]}),))
     with pytest.raises(CmnerError, match=r"1 gold posts still hold private data: PRIV2 \(qq\)"):
         export_corpus(workspace.store, tmp_path / "out", fmt="cmner", ratio="1:1:1")
+
+
+def test_parquet_carries_the_images_as_an_image_feature(workspace, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    import_release(workspace.store, [small_release(tmp_path)], "cmner", topics=TOPICS)
+    for position, (name, colour) in enumerate((("P000_a.png", (255, 0, 0)), ("P000_b.png", (0, 0, 255)))):
+        Image.new("RGB", (4 + position, 3), colour).save(workspace.images_dir / name)
+        workspace.store.execute("INSERT INTO images (post_id, position, file_name, status) VALUES ('P000', ?, ?, 'kept')",
+                                (position, name))
+    workspace.store.execute("INSERT INTO images (post_id, position, file_name, status) VALUES ('P001', 0, 'P001_x.png', 'kept')")
+    out = tmp_path / "parquet"
+    report = export_corpus(workspace.store, out, fmt="parquet", images_dir=workspace.images_dir)
+    assert report.missing_images == ["P001_x.png"]
+    loaded = datasets.load_dataset("parquet", data_files={s: str(out / f"{s}.parquet") for s in ("train", "dev", "test")})
+    split = next(name for name in loaded if "P000" in loaded[name]["id"])
+    features = loaded[split].features
+    assert isinstance(features["images"].feature, datasets.Image)
+    assert features["ner_tags"].feature.names[:3] == ["O", "B-PER", "I-PER"]
+    record = loaded[split][loaded[split]["id"].index("P000")]
+    assert [image.size for image in record["images"]] == [(4, 3), (5, 3)]
+    assert [image.getpixel((0, 0)) for image in record["images"]] == [(255, 0, 0), (0, 0, 255)]
+    other = next(r for name in loaded for r in loaded[name] if r["id"] == "P001")
+    assert other["images"] == []  # the missing file is reported, not invented
+
+
+def test_an_unknown_parquet_image_mode_is_refused_before_anything_is_written(workspace, tmp_path):
+    import_release(workspace.store, [small_release(tmp_path)], "cmner", topics=TOPICS)
+    with pytest.raises(CmnerError, match="Parquet image mode"):
+        export_corpus(workspace.store, tmp_path / "out", fmt="parquet", parquet_images="inline")
+    assert not (tmp_path / "out").exists()
