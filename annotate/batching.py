@@ -110,3 +110,31 @@ def _spread_pairs(groups: list[frozenset[int]], together: Counter[tuple[int, int
                 else:
                     continue
                 break
+
+
+def uncertainty_order(margins: dict[str, float], topics: dict[str, str | None], seed: int) -> list[str]:
+    """Posts the model is least sure of first (lowest mean margin), keeping the topic mix in every prefix.
+
+    Within a topic, posts go by margin, ties broken by a seeded shuffle. Topics are then interleaved in
+    proportion to their sizes: the next post comes from the topic that has given the smallest share of its
+    posts so far (ties to the topic whose next post is less sure, then by the seeded order), so any run of
+    consecutive posts, and hence every batch and the splits stratified on topic later, has about the
+    topic proportions of the whole. Deterministic for a seed.
+    """
+    rng = random.Random(seed)
+    shuffled = sorted(margins)
+    rng.shuffle(shuffled)
+    tie_break = {post_id: rank for rank, post_id in enumerate(shuffled)}
+    by_topic: dict[str, list[str]] = {}
+    for post_id in sorted(margins, key=lambda p: (margins[p], tie_break[p])):
+        by_topic.setdefault(topics.get(post_id) or "", []).append(post_id)
+    topic_rank = {topic: tie_break[posts[0]] for topic, posts in by_topic.items()}
+    taken = {topic: 0 for topic in by_topic}
+    ordered: list[str] = []
+    while len(ordered) < len(margins):
+        open_topics = [topic for topic, posts in by_topic.items() if taken[topic] < len(posts)]
+        topic = min(open_topics, key=lambda t: ((taken[t] + 1) / len(by_topic[t]),
+                                                margins[by_topic[t][taken[t]]], topic_rank[t]))
+        ordered.append(by_topic[topic][taken[topic]])
+        taken[topic] += 1
+    return ordered

@@ -15,7 +15,7 @@ from cmner_build.annotate.doccano.connect import connect_admin
 from cmner_build.annotate.doccano.server import ServerRecord
 from cmner_build.annotate.image_relevance import ImagePullReport, ImagePushReport, pull_image_votes
 from cmner_build.annotate.pull import PullReport, pull_from_export, pull_from_server
-from cmner_build.annotate.push import PushReport, push as push_posts, require_pilot_passed
+from cmner_build.annotate.push import PushReport, model_in_the_loop, push as push_posts, require_pilot_passed
 from cmner_build.annotate.settings import DoccanoSettings, annotate_settings, doccano_settings
 from cmner_build.annotate.users import AnnotatorAccount
 
@@ -23,9 +23,14 @@ from cmner_build.annotate.users import AnnotatorAccount
 def push_to_doccano(workspace: Workspace, *, pilot: int | None = None, batch_size: int | None = None,
                     force: bool = False, url: str | None = None,
                     warn: Callable[[str], None] = lambda message: None,
+                    suggest: str | None = None, min_confidence: float | None = None, order: str = "random",
+                    run: str | None = None, password_file: Path | None = None,
                     progress: Callable[[str, int, int], None] | None = None) -> PushReport:
     """Plan the pilot (`pilot` posts) or the main batches, then push every unfinished batch.
-    Main batches need a passed pilot unless `force` (then `warn` is told)."""
+    Main batches need a passed pilot unless `force` (then `warn` is told). Model in the loop (main
+    batches only): `suggest` pre-fills each annotator's copy with that run's spans of at least
+    `min_confidence`; `order="uncertainty"` batches the posts `run` (default: the `suggest` run) is least
+    sure of first."""
     from cmner_build.annotate.guideline import load_guideline
     from cmner_build.annotate.users import pool_annotators
 
@@ -34,6 +39,8 @@ def push_to_doccano(workspace: Workspace, *, pilot: int | None = None, batch_siz
         raise CmnerError(f"--pilot must be at least 1, not {pilot}")
     if batch_size is not None and batch_size < 1:
         raise CmnerError(f"--batch-size must be at least 1, not {batch_size}")
+    model = model_in_the_loop(workspace.store, pilot=pilot is not None, suggest=suggest, min_confidence=min_confidence,
+                              order=order, run=run, password_file=password_file or settings.password_file)
     if pilot is None and not force:
         require_pilot_passed(workspace.store)  # before logging in: the clearest message first
     elif pilot is None:
@@ -43,7 +50,8 @@ def push_to_doccano(workspace: Workspace, *, pilot: int | None = None, batch_siz
     with connect_admin(workspace, url) as api:
         return push_posts(api, workspace.store, pool=pool, guideline=guideline, seed=settings.seed,
                           pilot_size=pilot, batch_size=batch_size or settings.batch_size, per_post=settings.per_post,
-                          force=True, prefix=settings.project_prefix, progress=progress)
+                          force=True, prefix=settings.project_prefix, order_run=model.order_run,
+                          suggest=model.suggest, passwords=model.passwords, progress=progress)
 
 
 @dataclass

@@ -77,3 +77,20 @@ def batch_progress(store: Store, api: DoccanoAPI | None = None) -> list[BatchPro
                     annotator.done_live = done.get(annotator.username, 0)
         batches.append(progress)
     return batches
+
+
+@dataclass
+class GoldRunPoint:
+    run_id: str
+    model: str
+    images: str
+    gold_posts: int
+    train_posts: int
+    dev_f1: float
+
+
+def gold_so_far_curve(store: Store) -> list[GoldRunPoint]:
+    """Runs trained with `baseline ... --gold-so-far`, oldest first: how dev F1 grows with the gold."""
+    return [GoldRunPoint(row["run_id"], row["model"], row["images"], row["gold_posts"], row["train_posts"],
+                         row["dev_f1"])
+            for row in store.query("SELECT * FROM gold_runs ORDER BY created_at, rowid")]

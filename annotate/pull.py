@@ -24,6 +24,7 @@ from cmner_build.annotate.doccano.api import DoccanoAPI
 from cmner_build.annotate.doccano.examples import META_ROUND, ExportedExample, ZipLimits, read_export_zip
 from cmner_build.annotate.push import check_project
 from cmner_build.annotate.rounds import ADJUDICATION, ANNOTATE_LOCK, TEXT_ROUNDS
+from cmner_build.annotate.suggestions import mark_outcomes
 from cmner_build.annotate.users import check_usernames, register_annotators
 
 
@@ -156,6 +157,7 @@ def store_pulls(store: Store, pulls: Sequence[BatchPull]) -> PullReport:
                     [(pull.batch_id, post_id, annotator, span.start, span.end, span.label)
                      for post_id, item in work.items() for span in item.spans],
                 )
+            mark_outcomes(store, pull.batch_id)
             newly, back = _update_statuses(store, pull.batch_id, now)
             annotated += newly
             reopened += back

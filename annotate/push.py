@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 from cmner_build.errors import CmnerError
@@ -18,12 +19,17 @@ from cmner_build.store import Store
 from cmner_build.safety import fault_point, holds_stage_lock
 
 from cmner_build.annotate.agreement.runs import latest_pilot_gate
-from cmner_build.annotate.batching import pilot_sample, rotate_triples, split_into_batches
+from cmner_build.annotate.batching import pilot_sample, rotate_triples, split_into_batches, uncertainty_order
 from cmner_build.annotate.doccano.api import DoccanoAPI, DoccanoError, DoccanoNotFound
 from cmner_build.annotate.doccano.examples import example_record
-from cmner_build.annotate.doccano.projects import ensure_members, ensure_sequence_labeling_project, examples_by_post
+from cmner_build.annotate.doccano.projects import (
+    SPAN_LABEL_STYLES, ensure_label_types, ensure_members, ensure_sequence_labeling_project, examples_by_post,
+)
 from cmner_build.annotate.rounds import ANNOTATE_LOCK, MAIN, TEXT_ROUNDS, corpus_key, last_batch_number
-from cmner_build.annotate.users import register_annotators
+from cmner_build.annotate.suggestions import (
+    SuggestionPlan, model_options, record_prefills, require_predictions, send_prefills,
+)
+from cmner_build.annotate.users import read_passwords, register_annotators
 
 PILOT_BATCH_ID = "pilot"
 UPLOAD_CHUNK = 1000
@@ -44,6 +50,7 @@ class BatchPush:
     uploaded: int  # examples sent in this run
     already_there: int  # examples the server held before this run
     duplicates_removed: int = 0
+    suggestions_sent: int = 0  # model spans put into annotators' copies in this run
 
 
 @dataclass
@@ -117,16 +124,27 @@ def require_pilot_passed(store: Store) -> str:
 
 
 def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_post: int, seed: int,
-                      prefix: str = "") -> list[str]:
+                      prefix: str = "", *, order_run: str | None = None,
+                      suggest: SuggestionPlan | None = None) -> list[str]:
     """New main batches from the ready posts no batch holds: seeded shuffle (topics mix across batches),
-    chunks of batch_size, annotator groups continuing the balanced rotation. Returns the new batch ids."""
+    or with `order_run` the posts that run is least sure of first (topic-balanced); chunks of batch_size,
+    annotator groups continuing the balanced rotation. With `suggest`, each batch's pre-filled suggestions
+    are recorded in the transaction that creates it. Returns the new batch ids."""
     candidates = unbatched_ready_posts(store)
     if not candidates:
         return []
     if len(pool) < per_post:
         raise CmnerError(f"each post needs {per_post} annotators but the pool has {len(pool)} "
                          f"({', '.join(pool) or 'nobody'}): add some with `cmner-build annotate users add`")
-    random.Random(seed).shuffle(candidates)
+    if suggest is not None:
+        require_predictions(store, suggest.run_id, candidates)
+    if order_run is not None:
+        margins = require_predictions(store, order_run, candidates)
+        topics = {row["post_id"]: row["topic"] for row in store.query("SELECT post_id, topic FROM posts "
+                                                                      "WHERE status = 'ready'")}
+        candidates = uncertainty_order(margins, topics, seed)
+    else:
+        random.Random(seed).shuffle(candidates)
     chunks = split_into_batches(candidates, batch_size)
     existing = store.query("SELECT batch_id FROM batches WHERE round = 'main' ORDER BY batch_id")
     previous = [
@@ -137,11 +155,18 @@ def plan_main_batches(store: Store, pool: Sequence[str], batch_size: int, per_po
     groups = rotate_triples(pool, len(chunks), per_post, previous=previous)
     number = last_batch_number(store, MAIN)
     created = []
+    meta: dict = {"seed": seed, "batch_size": batch_size}
+    if order_run:
+        meta.update(order="uncertainty", order_run=order_run)
+    if suggest is not None:
+        meta.update(suggest_run=suggest.run_id, min_confidence=suggest.min_confidence)
     for chunk, group in zip(chunks, groups):
         number += 1
         batch_id = f"batch-{number:04d}"
-        _create_batch(store, batch_id, "main", project_name(store, batch_id, prefix), group, chunk,
-                      {"seed": seed, "batch_size": batch_size})
+        with store.transaction():  # the batch and its suggestions, or neither
+            _create_batch(store, batch_id, "main", project_name(store, batch_id, prefix), group, chunk, meta)
+            if suggest is not None:
+                record_prefills(store, batch_id, suggest)
         created.append(batch_id)
     return created
 
@@ -271,10 +296,16 @@ def _record_examples(store: Store, batch_id: str, example_ids: dict[str, int]) -
 @holds_stage_lock(ANNOTATE_LOCK)
 def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, seed: int,
          pilot_size: int | None = None, batch_size: int = 100, per_post: int = 3, force: bool = False,
-         prefix: str = "", upload_chunk: int = UPLOAD_CHUNK,
+         prefix: str = "", upload_chunk: int = UPLOAD_CHUNK, order_run: str | None = None,
+         suggest: SuggestionPlan | None = None, passwords: dict[str, str] | None = None,
          progress: Callable[[str, int, int], None] | None = None) -> PushReport:
     """`annotate push`: plan the pilot (pilot_size given) or the main batches, then push every unfinished
-    batch. progress(batch_id, posts_done, posts_total) is called as examples go up."""
+    batch. progress(batch_id, posts_done, posts_total) is called as examples go up.
+
+    order_run: batch the posts that run is least sure of first; suggest: pre-fill each annotator's copy
+    with that run's spans (as the annotator: `passwords` {annotator: password}). Never for the pilot."""
+    if pilot_size is not None:
+        refuse_model_in_pilot(suggest is not None, order_run is not None)
     report = PushReport(api.url)
     if pilot_size is not None:
         batch_id, created = plan_pilot(store, pool, pilot_size, seed, prefix)
@@ -284,7 +315,8 @@ def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, 
     else:
         if not force:
             require_pilot_passed(store)
-        report.planned += plan_main_batches(store, pool, batch_size, per_post, seed, prefix)
+        report.planned += plan_main_batches(store, pool, batch_size, per_post, seed, prefix, order_run=order_run,
+                                            suggest=suggest)
         todo = [batch_id for batch_id in unfinished_batches(store) if batch_id != PILOT_BATCH_ID]
     for batch_id in todo:
         total = store.scalar("SELECT COUNT(*) FROM batch_posts WHERE batch_id = ?", (batch_id,))
@@ -295,5 +327,48 @@ def push(api: DoccanoAPI, store: Store, *, pool: Sequence[str], guideline: str, 
             if progress is not None:
                 progress(batch_id, done[0], total)
 
-        report.batches.append(push_batch(api, store, batch_id, guideline, upload_chunk=upload_chunk, progress=advance))
+        pushed = push_batch(api, store, batch_id, guideline, upload_chunk=upload_chunk, progress=advance)
+        if store.scalar("SELECT 1 FROM annotate_prefills WHERE batch_id = ? AND sent = 0", (batch_id,)):
+            label_ids = ensure_label_types(api, pushed.project_id, "span", SPAN_LABEL_STYLES)
+            pushed.suggestions_sent = send_prefills(store, batch_id, api.url, label_ids, passwords or {})
+        report.batches.append(pushed)
     return report
+
+
+@dataclass
+class ModelInTheLoop:
+    """`push`'s model options, checked: the run ordering the posts, the suggestion plan, the passwords."""
+
+    order_run: str | None = None
+    suggest: SuggestionPlan | None = None
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+def model_in_the_loop(store: Store, *, pilot: bool, suggest: str | None, min_confidence: float | None,
+                      order: str, run: str | None, password_file: Path) -> ModelInTheLoop:
+    """Check `push --suggest / --min-confidence / --order / RUN` before anything is sent: never for the
+    pilot; the runs have predictions of every post to batch; the annotators' passwords when pre-filling
+    (read whenever the file exists, so an interrupted pre-fill can finish)."""
+    if pilot:
+        refuse_model_in_pilot(suggest is not None, order != "random")
+    order_run, plan = model_options(store, suggest=suggest, min_confidence=min_confidence, order=order, run=run)
+    passwords = read_passwords(password_file) if plan is not None or password_file.is_file() else {}
+    if not pilot:
+        require_run_predictions(store, order_run, plan)
+    return ModelInTheLoop(order_run, plan, passwords)
+
+
+def require_run_predictions(store: Store, order_run: str | None, suggest: SuggestionPlan | None) -> None:
+    """Before logging in: the runs named must have predictions of every ready post not batched yet."""
+    candidates = unbatched_ready_posts(store)
+    for run_id in {order_run, suggest.run_id if suggest is not None else None} - {None}:
+        require_predictions(store, run_id, candidates)
+
+
+def refuse_model_in_pilot(suggest: bool, ordered: bool) -> None:
+    """The pilot measures people: no model suggestions in it, and it stays a random sample."""
+    if suggest:
+        raise CmnerError("the pilot is never pre-filled with model suggestions: its agreement must measure the "
+                         "annotators, not the model. Push the pilot without --suggest")
+    if ordered:
+        raise CmnerError("the pilot is a random sample of the ready posts: --order uncertainty is for main batches")

@@ -14,6 +14,8 @@ from cmner_build.workspace import Workspace
 
 from cmner_build.annotate.doccano.examples import MIB, ZipLimits
 
+# `annotate push --suggest RUN` without --min-confidence: spans the run gives at least even odds.
+DEFAULT_MIN_CONFIDENCE = 0.5
 AUTO_MAJORITY_REASON = "auto_majority"
 DEFAULT_REASON_CODES: tuple[str, ...] = (
     "guideline_gap",  # the guidelines do not cover the case: add a precedent

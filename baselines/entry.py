@@ -70,7 +70,8 @@ def train_baseline(workspace: Workspace, model: str, *, progress, log: Callable[
     """Train and evaluate one baseline on the workspace's export (or `export`); options left None take
     cmner.toml's [baselines] values. With `pretrain` (SRC, TGT, SRC+TGT) the two stages of the cross-lingual
     regime run (crosslingual.run_two_stage); `init_from` names a saved run to start from. Returns the
-    (fine-tuned) run's outcome (experiment.RunOutcome)."""
+    (fine-tuned) run's outcome (experiment.RunOutcome). With `gold_so_far=True` it trains on the gold as
+    it is now (gold_so_far.train_on_gold_so_far) and records the gold size."""
     from cmner_build.baselines.crosslingual import run_two_stage
     from cmner_build.baselines.experiment import BaselineOptions, run_baseline
     from cmner_build.baselines.runs import resolve_run
@@ -85,13 +86,20 @@ def train_baseline(workspace: Workspace, model: str, *, progress, log: Callable[
         values["bert"] = values["bert"] or defaults.bert  # with --init-from: the saved run's BERT
     if init_from is not None:
         init_from = resolve_run(workspace.runs_dir, init_from)
+    gold_so_far = values.pop("gold_so_far", False)
     regime = {key: values.pop(key, None) for key in ("pretrain", "source", "translated", "pretrain_epochs")}
     options = BaselineOptions(
         model=model, export_dir=export, seed=workspace.settings.seed if seed is None else seed,
         also_train=list(values.pop("also_train") or []), init_from=init_from, **values,
     )
     where = dict(runs_dir=workspace.runs_dir, features_root=workspace.root / "features", progress=progress, log=log)
-    if regime["pretrain"] is not None:
+    if gold_so_far:  # the gold as it is now, exported with its splits kept; its size is recorded
+        from cmner_build.baselines.gold_so_far import train_on_gold_so_far
+
+        if regime["pretrain"] is not None:
+            raise CmnerError("--gold-so-far trains on the workspace's gold alone; it does not take --pretrain")
+        outcome = train_on_gold_so_far(workspace, options, progress=progress, log=log)
+    elif regime["pretrain"] is not None:
         stages = run_two_stage(options, regime["pretrain"], source_export=regime["source"],
                                translated_export=regime["translated"], pretrain_epochs=regime["pretrain_epochs"],
                                **where)
@@ -102,6 +110,22 @@ def train_baseline(workspace: Workspace, model: str, *, progress, log: Callable[
     workspace.store.log_event("baseline", "run", f"{outcome.run_id}: {outcome.evaluated_split} F1 "
                               f"{outcome.metrics[outcome.evaluated_split]['f1']}", run_id=outcome.run_id)
     return outcome
+
+
+def predict_with_run(workspace: Workspace, run: str, *, posts: str = "ready", from_file: Path | None = None,
+                     out: Path | None = None, device: str | None = None, threads: int | None = None,
+                     progress=None):
+    """`predict`: a finished run (id, prefix or folder) labels the workspace's posts or a file's; JSONL to
+    `out` (default RUN/suggestions-POSTS.jsonl) and the run's suggestions into the store
+    (baselines.predict.PredictReport)."""
+    from cmner_build.baselines.predict import predict_run
+    from cmner_build.baselines.runs import resolve_run
+
+    run_dir = resolve_run(workspace.runs_dir, run)
+    target = out or run_dir / f"suggestions-{'file' if from_file is not None else posts}.jsonl"
+    return predict_run(workspace.store, run_dir, posts=posts, from_file=from_file, out=target,
+                       device=device or baseline_settings(workspace.settings).device, threads=threads,
+                       features_root=workspace.root / "features", progress=progress)
 
 
 def error_report(runs_dir: Path, names: Sequence[str]) -> dict[str, list[dict]]:

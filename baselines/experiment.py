@@ -59,6 +59,7 @@ class BaselineOptions:
     bert: str | None = None  # None: the --init-from run's BERT, else DEFAULT_BERT
     lowercase: bool = True
     freeze_layers: int = 0  # BERT's embeddings and bottom K layers stay fixed
+    gold_posts: int | None = None  # --gold-so-far: gold posts in the workspace when the run was trained
 
     def resolved(self) -> "BaselineOptions":
         if self.model not in MODELS:

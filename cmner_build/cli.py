@@ -109,6 +109,7 @@ HELP_PANELS: dict[str, str] = {
     "agreement": "3. Annotate", "doccano": "3. Annotate", "annotate": "3. Annotate", "adjudicate": "3. Annotate",
     "audit": "4. Release", "export": "4. Release", "stats": "4. Release",
     "features": "5. Baselines", "baseline": "5. Baselines", "translate": "5. Baselines",
+    "predict": "5. Baselines",
 }
 _ORDER = list(HELP_PANELS)
 

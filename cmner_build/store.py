@@ -264,6 +264,75 @@ CORE_MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        "annotate/0002_suggestions",
+        """
+        -- Model suggestions put into annotators' copies (`annotate push --suggest RUN`) and what each
+        -- annotator did with them (`annotate pull`); `agreement` reads them.
+        CREATE TABLE annotate_prefills (
+            -- one row per annotator's copy of a post that `push --suggest` pre-fills (even with no span)
+            batch_id       TEXT NOT NULL,
+            post_id        TEXT NOT NULL,
+            annotator      TEXT NOT NULL,
+            run_id         TEXT NOT NULL,       -- the run whose suggestions were used
+            min_confidence REAL NOT NULL,
+            sent           INTEGER NOT NULL DEFAULT 0 CHECK (sent IN (0, 1)),  -- 1 once in Doccano
+            added          INTEGER,             -- spans the annotator made touching no suggestion (pull,
+                                                -- once the post is confirmed; NULL before)
+            PRIMARY KEY (batch_id, post_id, annotator),
+            FOREIGN KEY (batch_id, post_id) REFERENCES batch_posts(batch_id, post_id) ON DELETE CASCADE
+        );
+        CREATE TABLE annotate_suggestions (
+            batch_id   TEXT NOT NULL,
+            post_id    TEXT NOT NULL,
+            annotator  TEXT NOT NULL,
+            start      INTEGER NOT NULL,        -- code points into batch_posts.text
+            end        INTEGER NOT NULL,
+            label      TEXT NOT NULL CHECK (label IN ('PER','LOC','ORG','MISC')),
+            confidence REAL NOT NULL,
+            outcome    TEXT CHECK (outcome IN ('kept', 'changed', 'deleted')),  -- pull, once confirmed
+            PRIMARY KEY (batch_id, post_id, annotator, start, end, label),
+            FOREIGN KEY (batch_id, post_id, annotator)
+                REFERENCES annotate_prefills(batch_id, post_id, annotator) ON DELETE CASCADE
+        );
+        """,
+    ),
+    Migration(
+        "core/0005_run_predictions",
+        """
+        -- Written by `predict` (a trained baseline run labels posts); read by `annotate push --suggest`
+        -- (pre-filled spans) and `annotate push --order uncertainty` (least sure first).
+        CREATE TABLE run_predictions (
+            run_id       TEXT NOT NULL,
+            post_id      TEXT NOT NULL REFERENCES posts(post_id) ON DELETE CASCADE,
+            text         TEXT NOT NULL,         -- the text predicted on: spans refer to it
+            margin       REAL NOT NULL,         -- mean gap between the two most probable tags (low: unsure)
+            predicted_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, post_id)
+        );
+        CREATE TABLE run_suggestions (
+            run_id     TEXT NOT NULL,
+            post_id    TEXT NOT NULL,
+            start      INTEGER NOT NULL,        -- code points into run_predictions.text
+            end        INTEGER NOT NULL,
+            label      TEXT NOT NULL CHECK (label IN ('PER','LOC','ORG','MISC')),
+            confidence REAL NOT NULL,           -- the lowest CRF marginal of the span's tags
+            PRIMARY KEY (run_id, post_id, start, end, label),
+            FOREIGN KEY (run_id, post_id) REFERENCES run_predictions(run_id, post_id) ON DELETE CASCADE,
+            CHECK (0 <= start AND start < end)
+        );
+        -- Written by `baseline ... --gold-so-far`; read by `annotate status` (dev F1 as gold grows).
+        CREATE TABLE gold_runs (
+            run_id      TEXT PRIMARY KEY,
+            model       TEXT NOT NULL,
+            images      TEXT NOT NULL,
+            gold_posts  INTEGER NOT NULL,       -- gold posts in the workspace when the run was trained
+            train_posts INTEGER NOT NULL,
+            dev_f1      REAL NOT NULL,
+            created_at  TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

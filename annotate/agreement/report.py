@@ -96,6 +96,22 @@ def render_agreement(report: dict[str, Any], console: Console, title: str) -> No
     bootstrap = report["bootstrap"]
     console.print(f"intervals: percentile bootstrap over posts, {bootstrap['replicates']} replicates, "
                   f"seed {bootstrap['seed']}", style="dim", highlight=False)
+    if report.get("suggestions"):
+        render_suggestions(report["suggestions"], console)
+
+
+def render_suggestions(counts: dict[str, dict[str, int]], console: Console) -> None:
+    """What each annotator did with the model's pre-filled spans (confirmed posts only)."""
+    table = Table(box=box.SIMPLE, pad_edge=False, title="Model suggestions per annotator (confirmed pre-filled posts): "
+                  "kept unchanged, changed (boundary or type), deleted; spans added where nothing was suggested",
+                  title_justify="left")
+    for column in ("annotator", "posts", "suggested", "kept", "changed", "deleted", "added"):
+        table.add_column(column, justify="left" if column == "annotator" else "right")
+    for annotator, row in counts.items():
+        share = (lambda n: f"{n} ({100 * n / row['suggested']:.0f} %)") if row["suggested"] else str
+        table.add_row(escape(annotator), str(row["posts"]), str(row["suggested"]), share(row["kept"]),
+                      share(row["changed"]), share(row["deleted"]), str(row["added"]))
+    console.print(table)
 
 
 def render_gate(gate: GateResult, console: Console) -> None:

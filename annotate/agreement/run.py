@@ -19,6 +19,7 @@ from cmner_build.annotate.agreement.data import load_annotated_posts
 from cmner_build.annotate.agreement.gate import GateResult, GateSettings, evaluate_gate
 from cmner_build.annotate.agreement.measures import AgreementOptions, compute_agreement, compute_vs_gold
 from cmner_build.annotate.agreement.runs import save_run
+from cmner_build.annotate.suggestions import suggestion_counts
 from cmner_build.annotate.settings import agreement_settings
 
 ROUNDS = ("pilot", "all")
@@ -69,6 +70,7 @@ def measure_agreement(store: Store, settings: Settings, round_name: str = "all",
                                 incomplete=data.incomplete)
     report = compute_agreement(data.posts, options)
     report.update(round=round_name, batch_id=batch, incomplete=data.incomplete)
+    report["suggestions"] = suggestion_counts(store, data.batches)  # model suggestions kept / changed / deleted
     gate = None
     if gate_settings is not None:
         gate = evaluate_gate(report, gate_settings)

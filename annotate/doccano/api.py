@@ -296,6 +296,10 @@ class DoccanoAPI:
         return self._json("POST", f"projects/{project_id}/examples/{example_id}/spans", what="adding a span",
                           json={"label": label_id, "start_offset": start_offset, "end_offset": end_offset})
 
+    def list_spans(self, project_id: int, example_id: int) -> list[dict[str, Any]]:
+        """The logged-in user's spans of an example (in non-collaborative mode nobody else's); UTF-16 offsets."""
+        return list(self._paged(f"projects/{project_id}/examples/{example_id}/spans", what="listing spans"))
+
     def create_category(self, project_id: int, example_id: int, label_id: int) -> dict:
         return self._json("POST", f"projects/{project_id}/examples/{example_id}/categories", what="adding a category",
                           json={"label": label_id})

@@ -70,10 +70,22 @@ def push(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Posts per batch (default: [annotate] batch_size, 100)."),
     force: bool = typer.Option(False, "--force", help="Push main batches even though no pilot has passed."),
     url: Optional[str] = typer.Option(None, "--url", help=URL_HELP),
+    suggest: Optional[str] = typer.Option(None, "--suggest", help="Pre-fill each annotator's copy of the new "
+                                          "main batches with this run's spans (after `predict RUN`); never the pilot."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help="With --suggest: only spans "
+                                                   "with at least this confidence (0-1, default 0.5)."),
+    order: str = typer.Option("random", "--order", help="random (seeded shuffle) or uncertainty: the posts RUN "
+                              "is least sure of first, topic-balanced."),
+    run: Optional[str] = typer.Argument(None, help="With --order uncertainty: the run whose predictions order "
+                                        "the posts (default: the --suggest run)."),
+    password_file: Optional[Path] = typer.Option(None, "--password-file", help="Annotator passwords for "
+                                                 "--suggest (default: [annotate] password_file)."),
 ) -> None:
     """Push ready posts to Doccano: a pilot for everyone, or batches of posts for rotating triples.
 
-    Idempotent: a second run, or a run after a crash or outage, creates no duplicate project or example."""
+    Idempotent: a second run, or a run after a crash or outage, creates no duplicate project or example.
+    Model in the loop: `--suggest RUN` pre-fills annotators' copies, `--order uncertainty RUN` sends the
+    posts the run is least sure of first."""
     from cmner_build.annotate.entry import push_to_doccano
     from cmner_build.console import info, make_progress, warn
 
@@ -86,7 +98,8 @@ def push(
             bar.update(tasks[batch_id], completed=done)
 
         report = push_to_doccano(open_ws(ctx), pilot=pilot, batch_size=batch_size, force=force, url=url, warn=warn,
-                                 progress=progress)
+                                 suggest=suggest, min_confidence=min_confidence, order=order, run=run,
+                                 password_file=password_file, progress=progress)
     if not report.batches:
         info("nothing to push: every planned batch is in Doccano and no ready post is left"
              if pilot is None else "the pilot is already in Doccano; pull it with `cmner-build annotate pull`")
@@ -94,7 +107,8 @@ def push(
         extra = f", {batch.duplicates_removed} duplicates removed" if batch.duplicates_removed else ""
         info(f"{batch.batch_id} ({batch.round}): project {batch.project_id} {batch.project_name!r}, "
              f"{batch.posts} posts ({batch.uploaded} uploaded now, {batch.already_there} already there{extra}), "
-             f"annotators {', '.join(batch.annotators)}")
+             f"annotators {', '.join(batch.annotators)}"
+             + (f"; {batch.suggestions_sent} suggested spans pre-filled" if batch.suggestions_sent else ""))
     if report.batches:
         info(f"annotators work at {report.url}; then run `cmner-build annotate pull`")
 
@@ -144,7 +158,7 @@ def status(
 ) -> None:
     """Progress per batch and annotator: posts pushed, confirmed per annotator, posts complete."""
     from cmner_build.annotate.doccano.connect import connect_admin
-    from cmner_build.annotate.progress import batch_progress
+    from cmner_build.annotate.progress import batch_progress, gold_so_far_curve
 
     workspace = open_ws(ctx)
     if live:
@@ -157,7 +171,7 @@ def status(
         return
     from cmner_build.console import DataTable, info, out
 
-    if not batches:
+    if not batches and not gold_so_far_curve(workspace.store):
         info("no batch yet: start with `cmner-build annotate push --pilot 100`")
         return
     table = DataTable(title="annotation progress")
@@ -180,7 +194,17 @@ def status(
                 row.append(batch.live_error or "" if annotator is None or annotator.done_live is None
                            else str(annotator.done_live))
             table.add_row(*row, end_section=index == len(batch.annotators or [None]) - 1)
-    out.print(table)
+    if batches:
+        out.print(table)
+    curve = gold_so_far_curve(workspace.store)
+    if curve:
+        learning = DataTable(title="model on the gold so far (baseline ... --gold-so-far): dev F1 as gold grows")
+        for column in ("run", "model", "images", "gold posts", "train posts", "dev F1"):
+            learning.add_column(column, justify="right" if column in ("gold posts", "train posts", "dev F1") else "left")
+        for point in curve:
+            learning.add_row(point.run_id, point.model.upper(), point.images, str(point.gold_posts),
+                             str(point.train_posts), f"{point.dev_f1:.2f}")
+        out.print(learning)
 
 
 def images(

@@ -43,6 +43,9 @@ InitFromOption = Annotated[Optional[str], typer.Option(
     "--init-from", help="Start from a saved run's weights (id, id prefix or folder); vocabularies and labels are merged.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Also print the summary as JSON on stdout.")]
 ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads (default: the idle cores).")]
+GoldSoFarOption = Annotated[bool, typer.Option(
+    "--gold-so-far", help="Train on the workspace's gold as it is now (exported to exports/gold-so-far, splits "
+    "kept) and record the gold size; `annotate status` shows dev F1 against it.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +62,8 @@ def register(app: typer.Typer) -> None:
     baseline_app.command(
         "report", epilog="Example: cmner-build -w my-corpus baseline report --errors RUN_TEXT RUN_IMAGES"
     )(report)
+    app.command("predict", epilog="Example: cmner-build -w my-corpus predict 20260101-120000-acn-none-s42-ab12 "
+                "--posts ready   (then: cmner-build annotate push --suggest RUN)")(predict)
 
 
 def features(
@@ -198,10 +203,11 @@ def acn(
         help="Dropout on the embeddings and the BiLSTM output (default 0.5; 0.6 with --bigrams).",
     ),
     threads: ThreadsOption = None,
+    gold_so_far: GoldSoFarOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Train ACN (character embeddings, BiLSTM, adaptive co-attention, gates, CRF) and evaluate it."""
-    _train(ctx, "acn", as_json, images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
+    _train(ctx, "acn", as_json, gold_so_far=gold_so_far, images=images, epochs=epochs, seed=seed, device=device, export=export, batch_size=batch_size,
            lr=lr, encoder=encoder, also_train=also_train, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
            bigrams=bigrams, attention=attention, embedding_dim=embedding_dim, hidden=hidden, dropout=dropout,
            threads=threads, pretrain=pretrain, source=source, translated=translated, pretrain_epochs=pretrain_epochs,
@@ -236,10 +242,11 @@ def umt(
         "--keep-case is the published behaviour.",
     ),
     threads: ThreadsOption = None,
+    gold_so_far: GoldSoFarOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Train UMT (BERT, cross-modal transformer, visual gate, entity-span head, CRF) and evaluate it."""
-    _train(ctx, "umt", as_json, images=images, bert=bert, epochs=epochs, seed=seed, device=device, export=export,
+    _train(ctx, "umt", as_json, gold_so_far=gold_so_far, images=images, bert=bert, epochs=epochs, seed=seed, device=device, export=export,
            batch_size=batch_size, lr=lr, encoder=encoder, also_train=also_train, lowercase=lowercase, threads=threads,
            pretrain=pretrain, source=source, translated=translated, pretrain_epochs=pretrain_epochs,
            init_from=init_from, freeze_layers=freeze_layers)
@@ -319,3 +326,36 @@ def _error_report(runs_dir: Path, names: List[str], limit: int, as_json: bool) -
             out.print(f"  gold        {render(post['tokens'], post['gold'], joiner)}", markup=False)
             out.print(f"  text-only   {render(post['tokens'], post['text'], joiner)}", markup=False)
             out.print(f"  multimodal  {render(post['tokens'], post['image'], joiner)}", markup=False)
+
+
+def predict(
+    ctx: typer.Context,
+    run: str = typer.Argument(..., help="A finished run: id, unique id prefix or folder (see `baseline report`)."),
+    posts: str = typer.Option("ready", "--posts", help="ready, gold or all (ready, annotating, annotated, gold)."),
+    from_file: Optional[Path] = typer.Option(
+        None, "--from", help="Label the posts of this file instead: a CMNER / Twitter-2015 release file or JSONL "
+        "(post_id, text or tokens, optional images)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSONL output (default: RUN/suggestions-POSTS.jsonl)."),
+    device: DeviceOption = None,
+    threads: ThreadsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Label posts with a trained run: spans in code points with a confidence each (CRF marginals), as JSONL
+    and into the store as the run's suggestions for `annotate push --suggest` / `--order uncertainty`."""
+    from cmner_build.baselines.entry import predict_with_run
+
+    from ..console import info, progress_task
+
+    report = predict_with_run(open_ws(ctx), run, posts=posts, from_file=from_file, out=out, device=device,
+                              threads=threads, progress=progress_task)
+    if as_json:
+        print_json({"run_id": report.run_id, "posts": report.posts, "spans": report.spans, "stored": report.stored,
+                    "out": str(report.out), "scores": report.scores, "run_metrics": report.run_metrics,
+                    "least_sure": report.least_sure})
+        return
+    info(f"{report.posts} posts labelled with {report.spans} spans -> {report.out}; "
+         f"{report.stored} stored as suggestions of run {report.run_id}")
+    for split, scores in report.scores.items():
+        recorded = (report.run_metrics.get(split) or {}).get("f1")
+        same = f" (the run recorded {recorded:.2f})" if recorded is not None else ""
+        info(f"{split}: P {scores['precision']:.2f} R {scores['recall']:.2f} F1 {scores['f1']:.2f}{same}")
