@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from cmner_build.errors import CmnerError, FormatError
+from cmner_build.formats import json_object_line
 from cmner_build.model import spans_to_bio, tokenize
 from cmner_build.safety import atomic_write_text, check_post_id, regular_file
 from cmner_build.store import Store, utc_now
@@ -100,12 +101,7 @@ def posts_from_file(path: Path, store: Store | None = None) -> list[PostToLabel]
         for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise FormatError(f"not JSON ({error.msg})", path, number) from None
-            if not isinstance(record, dict):
-                raise FormatError("a line must be a JSON object", path, number)
+            record = json_object_line(line, path, number)
             post_id = check_post_id(record.get("post_id", record.get("id")), where=f"{path}:{number}: post_id")
             text, tokens = record.get("text"), record.get("tokens")
             if isinstance(tokens, list) and all(isinstance(t, str) and t for t in tokens):

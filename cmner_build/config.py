@@ -176,6 +176,26 @@ encoder = "microsoft/resnet-152"
 bert = "bert-base-chinese"
 # auto: a CUDA GPU when torch sees one, else the CPU.
 device = "auto"
+
+[audit]
+# `cmner-build audit labels`. Consistency: strings shorter than min_chars are not searched for missed
+# occurrences; a string must be labelled min_support times before its other occurrences are judged.
+min_chars = 2
+min_support = 2
+# Confident learning: k-fold cross-validated runs of this baseline (acn | umt; images none | one | all).
+folds = 4
+epochs = 6
+model = "acn"
+images = "none"
+# Rows of the terminal table and items sent with --doccano; signals: consistency | confident_learning | both.
+top = 50
+signals = "both"
+
+[card]
+# The dataset card (`export --card`, and by default with --format parquet): its title, Hub licence id, languages.
+pretty_name = "Chinese multimodal NER corpus (Weibo)"
+license = "other"
+language = ["zh"]
 """
 
 

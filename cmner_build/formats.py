@@ -16,6 +16,7 @@ Everything else that is malformed raises FormatError with the file and line numb
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,3 +171,14 @@ def format_tagged(documents: Iterable[tuple[str, Sequence[str], Sequence[str]]],
         lines.extend(f"{token}\t{tag}" for token, tag in zip(tokens, tags, strict=True))
         blocks.append(newline.join(lines) + newline)
     return newline.join(blocks)
+
+
+def json_object_line(raw: str, path: str | Path, line: int) -> dict:
+    """One JSONL line that must hold a JSON object; a FormatError naming the file and line otherwise."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise FormatError(f"not JSON ({error.msg})", path, line) from None
+    if not isinstance(data, dict):
+        raise FormatError("a line must be a JSON object", path, line)
+    return data

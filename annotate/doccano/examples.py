@@ -7,7 +7,6 @@ so no caller ever sees a Doccano offset. The post id rides in each example's met
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from cmner_build.errors import FormatError
+from cmner_build.formats import json_object_line
 from cmner_build.model import Span
 from cmner_build.safety import name_problem
 
@@ -202,12 +202,7 @@ def _entity_triples(entities: Any) -> list[Any]:
 
 
 def _parse_line(username: str, raw: str, where: str, number: int, accept_entities: bool = False) -> ExportedExample:
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise FormatError(f"not JSON ({error.msg})", where, number) from None
-    if not isinstance(data, dict):
-        raise FormatError("a line must be a JSON object", where, number)
+    data = json_object_line(raw, where, number)
     text = data.get("text")
     if text is not None and not isinstance(text, str):
         raise FormatError("`text` must be a string", where, number)
