@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cmner_build.config import Settings
+if TYPE_CHECKING:  # the CLI reads the defaults below at start-up: keep this module free of the config loader
+    from cmner_build.config import Settings
 
 DEFAULT_ENCODER = "microsoft/resnet-152"  # image encoder for `features` and --images one/all
 DEFAULT_BERT = "bert-base-chinese"  # the text encoder of UMT
