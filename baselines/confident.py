@@ -38,7 +38,7 @@ from cmner_build.store import Store
 from cmner_build.baselines.data import Post
 
 if TYPE_CHECKING:  # train imports torch; the consistency-only audit must not pay for it
-    from cmner_build.baselines.train import ProgressFactory
+    from cmner_build.progress import ProgressFactory
 
 SIGNAL = "confident_learning"
 CACHE_FOLDER = "audit-cv"

@@ -28,7 +28,7 @@ from cmner_build.baselines.settings import LANGUAGE_OF_FORMAT, PRETRAIN_CHOICES,
 from cmner_build.baselines.data import detect_format, split_files
 from cmner_build.baselines.experiment import BaselineOptions, RunOutcome, run_baseline
 from cmner_build.baselines.runs import evaluated_split
-from cmner_build.baselines.train import ProgressFactory
+from cmner_build.progress import ProgressFactory
 
 ROWS = ("-", "SRC", "TGT", "SRC+TGT")
 

@@ -15,7 +15,8 @@ from cmner_build.baselines.data import Post, load_export
 from cmner_build.baselines.features import IMAGE_MODES, FeatureCache, cache_dir_for, post_grids
 from cmner_build.baselines.settings import DEFAULT_BERT, DEFAULT_DEVICE, DEFAULT_ENCODER
 from cmner_build.baselines.runs import new_run_dir, write_json, write_predictions
-from cmner_build.baselines.train import FitResult, ProgressFactory, Task, Trainer, seed_everything
+from cmner_build.baselines.train import FitResult, Task, Trainer, seed_everything
+from cmner_build.progress import ProgressFactory
 from cmner_build.baselines.warm_start import (
     acn_axes,
     freeze_bert_layers,

@@ -16,7 +16,7 @@ from cmner_build.store import utc_now
 from cmner_build.workspace import Workspace
 
 from cmner_build.baselines.experiment import BaselineOptions, RunOutcome, run_baseline
-from cmner_build.baselines.train import ProgressFactory
+from cmner_build.progress import ProgressFactory
 
 
 def train_on_gold_so_far(workspace: Workspace, options: BaselineOptions, *,

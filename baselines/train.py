@@ -8,11 +8,10 @@ and predicts dev and test with it.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager, Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -20,8 +19,8 @@ from torch import nn
 from cmner_build.baselines.device import autocast, free_cache, is_out_of_memory
 from cmner_build.baselines.evaluate import score
 from cmner_build.baselines.vocab import decode_tags
+from cmner_build.progress import ProgressFactory, no_progress
 
-ProgressFactory = Callable[[str, int], ContextManager[Callable[..., None]]]
 
 
 @dataclass
@@ -72,9 +71,6 @@ def bucket_batches(lengths: Sequence[int], batch_size: int, rng: random.Random |
     rng.shuffle(batches)
     return batches
 
-
-def _no_progress(description: str, total: int):
-    return contextlib.nullcontext(lambda n=1, status=None: None)
 
 
 class Trainer:
@@ -156,7 +152,7 @@ class Trainer:
     def fit(self, epochs: int, seed: int, progress: ProgressFactory | None = None) -> FitResult:
         if epochs < 1:
             raise ValueError("epochs must be at least 1")
-        progress = progress or _no_progress
+        progress = progress or no_progress
         model = self.task.model.to(self.device)
         train = self.task.items["train"]
         lengths = [item["length"] for item in train]

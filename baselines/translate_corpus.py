@@ -17,7 +17,6 @@ stopped and a rerun translates nothing twice.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -40,6 +39,7 @@ from cmner_build.baselines.settings import (
 from cmner_build.baselines.data import SPLIT_ORDER, Post, load_export
 from cmner_build.baselines.span_translation import MaskedPost, Rejected, mask_post, unmask
 from cmner_build.baselines.translators import Translator, one_line, read_translation_file
+from cmner_build.progress import no_progress
 
 
 @dataclass
@@ -192,7 +192,7 @@ def _translate_strings(needed: list[str], cache: TranslationCache, translator: T
     if len(todo) < len(needed):
         log(f"{len(needed) - len(todo)} of {len(needed)} strings already translated (cache {cache.path})")
     missing: set[str] = set()
-    with (progress or _no_progress)(f"translate {report.direction}", len(needed)) as advance:
+    with (progress or no_progress)(f"translate {report.direction}", len(needed)) as advance:
         advance(len(needed) - len(todo), status="cached")
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
@@ -254,6 +254,3 @@ def _copy_images(posts, source_dir: Path, target_dir: Path) -> int:
             copied += 1
     return copied
 
-
-def _no_progress(description: str, total: int):
-    return contextlib.nullcontext(lambda n=1, status=None: None)

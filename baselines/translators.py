@@ -13,14 +13,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shlex
 import subprocess
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from cmner_build.errors import CmnerError
+from cmner_build.errors import CmnerError, FormatError
+from cmner_build.formats import json_object_line
 from cmner_build.safety import regular_file
 
 from cmner_build.baselines.settings import (
@@ -110,12 +110,12 @@ def read_translation_file(path: Path, *, missing_ok: bool = False) -> dict[str, 
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except ValueError:
+            record = json_object_line(line, path, number)
+        except FormatError:
             if number == len(lines):
                 break  # a partial last line: the append was interrupted
-            raise CmnerError(f"{path}:{number}: not a JSON object") from None
-        if not (isinstance(record, dict) and isinstance(record.get("source"), str) and isinstance(record.get("target"), str)):
+            raise
+        if not (isinstance(record.get("source"), str) and isinstance(record.get("target"), str)):
             raise CmnerError(f'{path}:{number}: expected {{"source": "...", "target": "..."}}')
         table[record["source"]] = record["target"]
     return table

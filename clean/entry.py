@@ -6,13 +6,13 @@ the report out. The CLI parses, calls one of these, and prints (clean/render.py)
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from cmner_build.workspace import Workspace
 
 from cmner_build.clean.settings import CleanOptions, ImageOptions
+from cmner_build.progress import ProgressFactory, no_progress
 
 if TYPE_CHECKING:  # the stage modules load when the work starts
     from cmner_build.clean.image_report import ImageReportSummary
@@ -20,11 +20,7 @@ if TYPE_CHECKING:  # the stage modules load when the work starts
     from cmner_build.clean.post_cleaning import CleanReport
     from cmner_build.clean.privacy import GoldPrivacyReport
 
-ProgressFactory = Callable[[str, "int | None"], ContextManager[Callable[..., None]]]
 
-
-def _no_progress(_description: str, _total: int | None) -> ContextManager[Callable[..., None]]:
-    return nullcontext(lambda *_args, **_kwargs: None)
 
 
 def text_rules(workspace: Workspace) -> list[dict[str, Any]]:
@@ -45,7 +41,7 @@ def clean_workspace(workspace: Workspace, *, dry_run: bool = False, keep_one_per
     # A dry run writes nothing, not even a migration: it reads through a read-only connection.
     store = workspace.read_only_store() if dry_run else workspace.store
     try:
-        with (progress or _no_progress)("cleaning" if not dry_run else "cleaning (dry run)", posts_in_scope(store)) \
+        with (progress or no_progress)("cleaning" if not dry_run else "cleaning (dry run)", posts_in_scope(store)) \
                 as advance:
             return clean_corpus(store, options, dry_run=dry_run, samples=samples, progress=advance)
     finally:
@@ -86,7 +82,7 @@ def check_images(workspace: Workspace, *, workers: int | None = None, recheck: b
     store = workspace.store
     count = images_to_check(store, recheck)
     # The pool first: its workers are forked before the progress bar starts a thread.
-    with worker_pool(options, count) as pool, (progress or _no_progress)("checking images", count) as advance:
+    with worker_pool(options, count) as pool, (progress or no_progress)("checking images", count) as advance:
         result = process_images(store, workspace.images_dir, options, progress=advance, recheck=recheck, pool=pool)
     summary = None
     if report:

@@ -16,8 +16,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from contextlib import nullcontext
-from typing import TYPE_CHECKING, Callable, ContextManager, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import CmnerError
 from .formats import format_tagged
@@ -32,12 +31,12 @@ from .safety import (
 from .splits import SPLITS, SplitPlan, parse_ratio, plan_splits
 from .privacy import KINDS, refuse_private_data
 from .store import Store, utc_now
+from .progress import ProgressFactory, no_progress
 
 if TYPE_CHECKING:
     from .workspace import Workspace
 
 # (description, total) -> a context yielding advance(n): console.progress_task, or None for no bar.
-ProgressFactory = Callable[[str, "int | None"], ContextManager[Callable[..., None]]]
 
 EXPORT_FORMATS: tuple[str, ...] = ("cmner", "twitter2015", "jsonl", "parquet")
 CARD_NAME = "README.md"  # the dataset card (`export --card`, written by stats.card beside the files)
@@ -149,7 +148,7 @@ def export_workspace(
     parse_ratio(ratio)  # a bad ratio is reported before any work starts
     out_dir = out or workspace.exports_dir / fmt
     total = workspace.store.scalar("SELECT COUNT(*) FROM posts WHERE status='gold'")
-    with (progress or _no_progress)("exporting", total) as advance:
+    with (progress or no_progress)("exporting", total) as advance:
         return export_corpus(
             workspace.store, out_dir, fmt=fmt, ratio=ratio,
             seed=settings.seed if seed is None else seed, resplit=resplit,
@@ -158,9 +157,6 @@ def export_workspace(
             parquet_images=parquet_images, progress=advance, private_kinds=kinds_from_settings(settings),
         )
 
-
-def _no_progress(_description: str, _total: int | None) -> ContextManager[Callable[..., None]]:
-    return nullcontext(lambda *_args, **_kwargs: None)
 
 
 def export_corpus(
